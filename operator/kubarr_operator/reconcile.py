@@ -1,0 +1,263 @@
+"""One reconcile of one KubarrInstance: observe, check, apply what differs, report.
+
+The same function runs for a create, an update, a resume after a restart, a
+change to a child, and the periodic resync, so every path converges on the
+same desired state. It writes only what differs: a resync that finds nothing
+to change sends no write to the API.
+
+Order matters for safety. Everything that can refuse the spec (parsing,
+referenced Secrets and volumes, fields that cannot change) is checked before
+the first write, so a bad spec is reported as Stalled and nothing is half
+applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import conditions
+from . import spec as s
+from .builders import desired_children
+from .builders.litestream import replica_location, replicates
+from .conditions import Observation, Problem
+from .drift import contains, first_difference
+from .kube import ApiError, Kube
+from .meta import InstanceRef
+from .quantity import parse_quantity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Result:
+    """What a reconcile did, for the scheduler and for tests."""
+
+    body: dict[str, Any]
+    changed: list[str] = field(default_factory=list)
+    problem: Problem | None = None
+    ready: bool = False
+
+
+def parse_spec(raw: dict[str, Any] | None) -> s.KubarrInstanceSpec | Problem:
+    """The validated spec, or a Problem whose message names the bad field."""
+    try:
+        return s.KubarrInstanceSpec.model_validate(raw or {})
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = "spec." + ".".join(str(p) for p in first["loc"])
+        return Problem("InvalidSpec", f"{where}: {first['msg']}; fix it and re-apply")
+
+
+async def check_references(
+    kube: Kube, spec: s.KubarrInstanceSpec, namespace: str
+) -> tuple[str, Problem | None]:
+    """Verify referenced Secrets (and the file replica's claim) exist with the
+    keys the pod needs. Returns a version string of those Secrets, which goes
+    into the pod template so a changed Secret rolls the pod."""
+    wanted: dict[str, set[str]] = {}
+    if spec.backup.s3 and spec.backup.s3.credentials_secret_ref and replicates(spec):
+        ref = spec.backup.s3.credentials_secret_ref
+        wanted.setdefault(ref.name, set()).update(
+            {ref.access_key_id_key, ref.secret_access_key_key}
+        )
+    if spec.database.engine == s.Engine.POSTGRES and spec.database.url_secret_ref:
+        ref2 = spec.database.url_secret_ref
+        wanted.setdefault(ref2.name, set()).add(ref2.key)
+
+    versions = []
+    for name in sorted(wanted):
+        secret = await kube.secret_keys(namespace, name)
+        if secret is None:
+            return "", Problem(
+                "SecretNotFound",
+                f"Secret {namespace}/{name} does not exist: create it with the "
+                f"keys {', '.join(sorted(wanted[name]))}",
+            )
+        missing = sorted(wanted[name] - secret.keys)
+        if missing:
+            return "", Problem(
+                "SecretKeyMissing",
+                f"Secret {namespace}/{name} has no key {', '.join(missing)}: add "
+                "it, or point the spec at the key that holds the value",
+            )
+        versions.append(f"{name}:{secret.resource_version}")
+
+    if spec.backup.file and replicates(spec):
+        claim = spec.backup.file.volume.persistent_volume_claim.claim_name
+        if await kube.get("v1", "PersistentVolumeClaim", namespace, claim) is None:
+            return "", Problem(
+                "ReplicaVolumeNotFound",
+                f"PersistentVolumeClaim {namespace}/{claim} named by "
+                "spec.backup.file.volume does not exist: create it first",
+            )
+    return ",".join(versions), None
+
+
+def claim_problem(desired: dict[str, Any], live: dict[str, Any]) -> Problem | None:
+    """Fields of a bound claim that Kubernetes will not change in place."""
+    want, have = desired["spec"], live.get("spec", {})
+    if "storageClassName" in want and want["storageClassName"] != have.get(
+        "storageClassName"
+    ):
+        return Problem(
+            "ImmutableField",
+            f"spec.storage.storageClassName is {want['storageClassName']!r} but the "
+            f"volume was created with {have.get('storageClassName')!r}, which cannot "
+            "change: set it back, or migrate the data to a new instance",
+        )
+    if sorted(want["accessModes"]) != sorted(have.get("accessModes", [])):
+        return Problem(
+            "ImmutableField",
+            f"spec.storage.accessModes {want['accessModes']} differ from the "
+            f"volume's {have.get('accessModes')}, which cannot change: set them back",
+        )
+    return None
+
+
+def claim_needs_growth(desired: dict[str, Any], live: dict[str, Any]) -> bool:
+    want = desired["spec"]["resources"]["requests"]["storage"]
+    have = live.get("spec", {}).get("resources", {}).get("requests", {}).get("storage")
+    return have is None or parse_quantity(want) > parse_quantity(have)
+
+
+async def _live_children(
+    kube: Kube, children: list[dict[str, Any]]
+) -> list[dict[str, Any] | None]:
+    live = []
+    for child in children:
+        meta = child["metadata"]
+        live.append(
+            await kube.get(
+                child["apiVersion"], child["kind"], meta["namespace"], meta["name"]
+            )
+        )
+    return live
+
+
+async def apply_children(
+    kube: Kube, ref: InstanceRef, spec: s.KubarrInstanceSpec, secrets_version: str
+) -> tuple[list[str], dict[str, Any] | None, Problem | None]:
+    """Apply each child that is missing or differs. Returns the changes made,
+    the StatefulSet as the API last returned it, and a blocking problem."""
+    children = desired_children(spec, ref, secrets_version)
+    live = await _live_children(kube, children)
+
+    for child, current in zip(children, live, strict=True):
+        if child["kind"] == "PersistentVolumeClaim" and current is not None:
+            problem = claim_problem(child, current)
+            if problem:
+                return [], None, problem
+
+    changes: list[str] = []
+    statefulset = None
+    for child, current in zip(children, live, strict=True):
+        label = f"{child['kind']} {child['metadata']['name']}"
+        result = current
+        if current is None:
+            result = await kube.apply(child)
+            changes.append(f"created {label}")
+        elif child["kind"] == "PersistentVolumeClaim":
+            if claim_needs_growth(child, current) or not contains(
+                child["metadata"], current["metadata"]
+            ):
+                result = await kube.apply(child)
+                changes.append(f"updated {label}")
+        elif not contains(child, current):
+            where = first_difference(child, current)
+            result = await kube.apply(child)
+            changes.append(f"updated {label} ({where[1:] if where else 'drift'})")
+        if child["kind"] == "StatefulSet":
+            statefulset = result
+
+    if not replicates(spec):
+        removed = await _delete_owned(
+            kube, ref, "v1", "ConfigMap", ref.litestream_config
+        )
+        if removed:
+            changes.append(f"deleted ConfigMap {ref.litestream_config}")
+    return changes, statefulset, None
+
+
+async def _delete_owned(
+    kube: Kube, ref: InstanceRef, api_version: str, kind: str, name: str
+) -> bool:
+    """Delete a child that is no longer wanted, only if this instance owns it."""
+    current = await kube.get(api_version, kind, ref.namespace, name)
+    if current is None:
+        return False
+    owners = current["metadata"].get("ownerReferences") or []
+    if not any(o.get("uid") == ref.uid for o in owners):
+        return False
+    return await kube.delete(api_version, kind, ref.namespace, name)
+
+
+async def reconcile(kube: Kube, body: dict[str, Any]) -> Result:
+    """Bring one instance's children to its spec and write its status."""
+    ref = InstanceRef.from_body(body)
+    old_status = body.get("status") or {}
+    parsed = parse_spec(body.get("spec"))
+
+    changes: list[str] = []
+    statefulset = None
+    problem: Problem | None = None
+    spec = parsed if isinstance(parsed, s.KubarrInstanceSpec) else None
+
+    if spec is None:
+        problem = parsed  # type: ignore[assignment]
+    elif not spec.suspend:
+        secrets_version, problem = await check_references(kube, spec, ref.namespace)
+        if problem is None:
+            changes, statefulset, problem = await apply_children(
+                kube, ref, spec, secrets_version
+            )
+
+    observation = Observation(
+        generation=ref.generation,
+        endpoint=f"{ref.endpoint}:{spec.service.port}" if spec else "",
+        backup_location=replica_location(spec, ref) if spec else "unknown",
+        backup_kind=spec.backup_kind if spec else "none",
+        desired_version=spec.image.tag if spec else "",
+        problem=problem,
+        suspended=bool(spec and spec.suspend),
+        statefulset=statefulset,
+    )
+    status = conditions.compute_status(observation, old_status)
+
+    for change in changes:
+        log.info("%s/%s: %s", ref.namespace, ref.name, change)
+        await kube.post_event(body, "Normal", "Applied", change)
+
+    if problem and (old_status.get("conditions") or []) != status["conditions"]:
+        log.warning("%s/%s stalled: %s", ref.namespace, ref.name, problem.message)
+        await kube.post_event(body, "Warning", problem.reason, problem.message)
+
+    if conditions.status_differs(status, old_status):
+        await _announce_transition(kube, body, old_status, status)
+        try:
+            body = await kube.patch_status(
+                body["apiVersion"], body["kind"], ref.namespace, ref.name, status
+            )
+        except ApiError as error:
+            if error.status != 404:
+                raise
+    return Result(
+        body=body, changed=changes, problem=problem, ready=status["phase"] == "Ready"
+    )
+
+
+async def _announce_transition(
+    kube: Kube, body: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    if old.get("phase") == new.get("phase"):
+        return
+    meta = body["metadata"]
+    if new["phase"] == "Ready":
+        message = f"instance is ready on version {new.get('version')}"
+        log.info("%s/%s: %s", meta["namespace"], meta["name"], message)
+        await kube.post_event(body, "Normal", "Ready", message)
+    elif new["phase"] == "Suspended":
+        await kube.post_event(body, "Normal", "Suspended", "spec.suspend is true")

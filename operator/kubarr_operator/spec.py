@@ -1,0 +1,474 @@
+"""The KubarrInstance spec and status, as pydantic models.
+
+These models are the single source of truth for the custom resource: the CRD's
+OpenAPI schema (defaults, enums, bounds and CEL rules) is generated from them
+by :mod:`kubarr_operator.crd`, and the operator parses every instance through
+them. A test keeps the committed CRD file equal to the generated one.
+
+CEL rules live beside the field they guard, under the ``x-kubernetes-validations``
+key of ``json_schema_extra``; each message names the field and the fix, because
+that text is all a user sees from ``kubectl apply``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "kubarr.io"
+VERSION = "v1alpha1"
+KIND = "KubarrInstance"
+PLURAL = "kubarrinstances"
+SINGULAR = "kubarrinstance"
+SHORT_NAMES = ["kubarr"]
+
+# Go duration strings as Litestream and Kubernetes accept them ("1s", "1h30m").
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+# Five-field cron or one of the @-macros that the CronJob controller accepts.
+CRON_PATTERN = (
+    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)"
+    r"|([0-9*/,?LW#-]+\s+){4}[0-9A-Za-z*/,?LW#-]+)$"
+)
+# A DNS-1123 name, as used for Secret and PersistentVolumeClaim names.
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+def cel(rule: str, message: str, **extra: Any) -> dict[str, Any]:
+    """One ``x-kubernetes-validations`` entry."""
+    return {"rule": rule, "message": message, **extra}
+
+
+def validations(*rules: dict[str, Any]) -> dict[str, Any]:
+    return {"x-kubernetes-validations": list(rules)}
+
+
+def duration_field(default: str, path: str, description: str) -> Any:
+    return Field(
+        default,
+        description=description,
+        max_length=32,
+        json_schema_extra=validations(
+            cel(
+                f"self.matches('{DURATION_PATTERN}')",
+                f"{path} must be a duration such as 1s, 5m or 24h",
+            )
+        ),
+    )
+
+
+class Model(BaseModel):
+    """Base for every spec model: camelCase on the wire, no unknown fields."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_enum_values=True,
+    )
+
+
+class PullPolicy(StrEnum):
+    ALWAYS = "Always"
+    IF_NOT_PRESENT = "IfNotPresent"
+    NEVER = "Never"
+
+
+class Image(Model):
+    """The Kubarr app image; its tag is the instance's version."""
+
+    repository: str = Field(
+        "ghcr.io/kubarr/kubarr",
+        description="Image repository of the Kubarr app.",
+        min_length=1,
+        max_length=255,
+    )
+    tag: str = Field(
+        "0.1.0",
+        description="Image tag; changing it upgrades the instance.",
+        max_length=128,
+        json_schema_extra=validations(
+            cel(
+                "self.size() > 0",
+                "spec.image.tag must not be empty: set a version such as 0.1.0",
+            )
+        ),
+    )
+    pull_policy: PullPolicy = Field(PullPolicy.IF_NOT_PRESENT)
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+class ReclaimPolicy(StrEnum):
+    RETAIN = "Retain"
+    DELETE = "Delete"
+
+
+class Storage(Model):
+    """The volume that holds the SQLite database."""
+
+    size: str = Field(
+        "1Gi",
+        description="Requested size; may grow (if the StorageClass allows) "
+        "but never shrink.",
+        max_length=32,
+        json_schema_extra=validations(
+            cel(
+                "isQuantity(self)",
+                "spec.storage.size must be a quantity such as 1Gi or 500Mi",
+            ),
+            cel(
+                "!isQuantity(self) || !isQuantity(oldSelf) || "
+                "quantity(self).compareTo(quantity(oldSelf)) >= 0",
+                "spec.storage.size may grow but never shrink: set it back to at "
+                "least the current size",
+            ),
+        ),
+    )
+    storage_class_name: str | None = Field(
+        None,
+        description="StorageClass of the volume; the cluster default when unset.",
+        max_length=253,
+    )
+    access_modes: list[str] = Field(
+        default_factory=lambda: ["ReadWriteOnce"],
+        description="Access modes of the volume. SQLite needs one writer, so "
+        "ReadWriteOnce is right for nearly everyone.",
+        min_length=1,
+        max_length=4,
+        json_schema_extra=validations(
+            cel(
+                "self.all(m, m in ['ReadWriteOnce', 'ReadWriteOncePod', "
+                "'ReadWriteMany', 'ReadOnlyMany'])",
+                "spec.storage.accessModes entries must be ReadWriteOnce, "
+                "ReadWriteOncePod, ReadWriteMany or ReadOnlyMany",
+            )
+        ),
+    )
+    reclaim_policy: ReclaimPolicy = Field(
+        ReclaimPolicy.RETAIN,
+        description="Retain keeps the volume when the instance is deleted; "
+        "Delete removes it with the instance (and the data on it).",
+    )
+
+
+class SecretKeyRef(Model):
+    name: str = Field(..., max_length=253, pattern=NAME_PATTERN)
+    key: str = Field(..., min_length=1, max_length=253)
+
+
+class Engine(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
+class Pool(Model):
+    max_connections: int = Field(5, ge=1, le=100)
+    min_connections: int = Field(1, ge=0, le=100)
+
+
+class Database(Model):
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "self.engine != 'postgres' || has(self.urlSecretRef)",
+                "spec.database.urlSecretRef is required when engine is postgres: "
+                "name a Secret key holding the postgresql:// URL",
+            ),
+            cel(
+                "self.pool.minConnections <= self.pool.maxConnections",
+                "spec.database.pool.minConnections must not exceed maxConnections",
+            ),
+        )
+    )
+
+    engine: Engine = Field(
+        Engine.SQLITE,
+        description="sqlite (embedded, replicated by Litestream) or postgres "
+        "(an external server; the rollback path).",
+    )
+    url_secret_ref: SecretKeyRef | None = Field(
+        None, description="Secret key holding the postgresql:// URL."
+    )
+    pool: Pool = Field(default_factory=Pool)
+
+
+class S3CredentialsRef(Model):
+    name: str = Field(
+        ...,
+        description="Secret holding the S3 keys.",
+        max_length=253,
+        pattern=NAME_PATTERN,
+    )
+    access_key_id_key: str = Field("AWS_ACCESS_KEY_ID", min_length=1, max_length=253)
+    secret_access_key_key: str = Field(
+        "AWS_SECRET_ACCESS_KEY", min_length=1, max_length=253
+    )
+
+
+class S3Target(Model):
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.bucket) && self.bucket.size() > 0",
+                "spec.backup.s3.bucket is required: name the bucket that holds "
+                "the replica",
+            ),
+            cel(
+                "has(self.credentialsSecretRef)",
+                "spec.backup.s3.credentialsSecretRef is required: name a Secret "
+                "with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            ),
+        )
+    )
+
+    bucket: str = Field("", max_length=63)
+    path: str | None = Field(
+        None,
+        description="Key prefix of the replica; defaults to <namespace>/<name>.",
+        max_length=512,
+    )
+    endpoint: str | None = Field(
+        None,
+        description="S3 endpoint URL for B2, MinIO and other S3-compatible "
+        "stores; unset for AWS.",
+        max_length=512,
+        json_schema_extra=validations(
+            cel(
+                "self.startsWith('http://') || self.startsWith('https://')",
+                "spec.backup.s3.endpoint must start with http:// or https://",
+            )
+        ),
+    )
+    region: str | None = Field(None, max_length=64)
+    force_path_style: bool | None = Field(
+        None,
+        description="Path-style URLs; Litestream enables them when an endpoint is set.",
+    )
+    credentials_secret_ref: S3CredentialsRef | None = None
+
+
+class ClaimVolume(Model):
+    claim_name: str = Field(..., max_length=253, pattern=NAME_PATTERN)
+
+
+class FileVolume(Model):
+    persistent_volume_claim: ClaimVolume
+
+
+class FileTarget(Model):
+    path: str = Field(
+        "/replica",
+        description="Directory of the replica inside the volume's mount.",
+        max_length=512,
+        json_schema_extra=validations(
+            cel(
+                "self.startsWith('/') && !self.contains('..')",
+                "spec.backup.file.path must be an absolute path without '..'",
+            )
+        ),
+    )
+    volume: FileVolume = Field(
+        ..., description="The volume that holds the file replica."
+    )
+
+
+class LitestreamVersion(StrEnum):
+    V0_3 = "0.3"
+    V0_5 = "0.5"
+
+
+class LitestreamImage(Model):
+    repository: str = Field("litestream/litestream", min_length=1, max_length=255)
+    tag: str = Field(
+        "0.5.17",
+        max_length=128,
+        json_schema_extra=validations(
+            cel(
+                "self.size() > 0",
+                "spec.backup.litestream.image.tag must not be empty",
+            )
+        ),
+    )
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+class Litestream(Model):
+    image: LitestreamImage = Field(default_factory=LitestreamImage)
+    version: LitestreamVersion = Field(
+        LitestreamVersion.V0_5,
+        description="Config format to render: 0.5 (current) or 0.3 (legacy).",
+    )
+    sync_interval: str = duration_field(
+        "1s",
+        "spec.backup.litestream.syncInterval",
+        "How often WAL changes are shipped; the recovery point objective.",
+    )
+    snapshot_interval: str = duration_field(
+        "1h",
+        "spec.backup.litestream.snapshotInterval",
+        "How often a full snapshot is taken.",
+    )
+    retention: str = duration_field(
+        "24h",
+        "spec.backup.litestream.retention",
+        "How long snapshots and WAL are kept in the replica.",
+    )
+
+
+class Backup(Model):
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!(has(self.s3) && has(self.file))",
+                "spec.backup may set s3 or file, not both: remove one of them",
+            )
+        )
+    )
+
+    s3: S3Target | None = None
+    file: FileTarget | None = None
+    litestream: Litestream = Field(default_factory=Litestream)
+
+
+class Audit(Model):
+    retention_days: int = Field(90, ge=1, le=3650)
+    schedule: str = Field(
+        "17 3 * * *",
+        max_length=128,
+        json_schema_extra=validations(
+            cel(
+                f"self.matches('{CRON_PATTERN}')",
+                "spec.audit.schedule must be a cron schedule with five fields "
+                "such as '17 3 * * *', or a macro such as @daily",
+            )
+        ),
+    )
+
+
+class Cache(Model):
+    endpoint_ttl_seconds: int = Field(60, ge=1, le=86400)
+    max_entries: int = Field(1000, ge=10, le=1_000_000)
+    eviction_interval_seconds: int = Field(30, ge=1, le=3600)
+    metrics_max_age_seconds: int = Field(300, ge=10, le=86400)
+
+
+QUANTITY_MAP_RULES = validations(
+    cel(
+        "self.all(k, isQuantity(self[k]))",
+        "resource amounts must be quantities such as 100m, 128Mi or 1",
+    )
+)
+
+
+class ResourceRequirements(Model):
+    requests: dict[str, str] | None = Field(None, json_schema_extra=QUANTITY_MAP_RULES)
+    limits: dict[str, str] | None = Field(None, json_schema_extra=QUANTITY_MAP_RULES)
+
+
+def default_app_resources() -> ResourceRequirements:
+    return ResourceRequirements(
+        requests={"cpu": "50m", "memory": "96Mi"}, limits={"memory": "256Mi"}
+    )
+
+
+def default_litestream_resources() -> ResourceRequirements:
+    return ResourceRequirements(
+        requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "128Mi"}
+    )
+
+
+class Resources(Model):
+    app: ResourceRequirements = Field(default_factory=default_app_resources)
+    litestream: ResourceRequirements = Field(
+        default_factory=default_litestream_resources
+    )
+
+
+class ServiceType(StrEnum):
+    CLUSTER_IP = "ClusterIP"
+    NODE_PORT = "NodePort"
+    LOAD_BALANCER = "LoadBalancer"
+
+
+class Service(Model):
+    type: ServiceType = ServiceType.CLUSTER_IP
+    port: int = Field(8000, ge=1, le=65535)
+
+
+class KubarrInstanceSpec(Model):
+    """Desired state of one Kubarr installation."""
+
+    image: Image = Field(default_factory=Image)
+    storage: Storage = Field(default_factory=Storage)
+    database: Database = Field(default_factory=Database)
+    backup: Backup = Field(default_factory=Backup)
+    audit: Audit | None = Field(
+        None,
+        description="Scheduled audit log retention (set {} for the defaults); "
+        "remove it to stop pruning.",
+    )
+    cache: Cache = Field(default_factory=Cache)
+    resources: Resources = Field(default_factory=Resources)
+    service: Service = Field(default_factory=Service)
+    suspend: bool = Field(
+        False,
+        description="Stop reconciling: the operator changes nothing until "
+        "this is false again.",
+    )
+
+    def replica_path(self, namespace: str, name: str) -> str:
+        """The S3 key prefix of this instance's replica."""
+        if self.backup.s3 and self.backup.s3.path:
+            return self.backup.s3.path.strip("/")
+        return f"{namespace}/{name}"
+
+    @property
+    def backup_kind(self) -> str:
+        if self.database.engine == Engine.POSTGRES:
+            return "external"
+        if self.backup.s3:
+            return "s3"
+        if self.backup.file:
+            return "file"
+        return "none"
+
+
+# ---------------------------------------------------------------- status
+
+
+class Condition(Model):
+    """The metav1.Condition shape, so kstatus, Argo CD and kubectl wait agree."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(..., max_length=316)
+    status: str = Field(..., pattern=r"^(True|False|Unknown)$")
+    observed_generation: int | None = Field(None, ge=0)
+    last_transition_time: str = Field(..., description="RFC 3339 time.")
+    reason: str = Field(..., max_length=1024)
+    message: str = Field("", max_length=32768)
+
+
+class KubarrInstanceStatus(Model):
+    observed_generation: int | None = None
+    phase: str | None = Field(
+        None,
+        description="Short readable state: Pending, Progressing, Ready, "
+        "Suspended, Stalled.",
+    )
+    conditions: list[Condition] = Field(default_factory=list)
+    version: str | None = Field(None, description="Image tag currently rolled out.")
+    backup: str | None = Field(
+        None,
+        description="Where the replica goes: s3://bucket/path, file:/path, or none.",
+    )
+    endpoint: str | None = Field(None, description="In-cluster URL of the app.")
+    ready_replicas: int | None = None
