@@ -74,7 +74,11 @@ def _unwrap_optional(annotation: Any) -> Any:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return {}
+        # {} lets the API server fill in the nested defaults; a factory that
+        # sets values of its own (resource requests) must spell them out.
+        if value == type(value)():
+            return {}
+        return value.model_dump(by_alias=True, exclude_none=True, mode="json")
     if isinstance(value, enum.Enum):
         return value.value
     return value
