@@ -145,8 +145,10 @@ def field_schema(field: FieldInfo) -> dict[str, Any]:
     extra = field.json_schema_extra
     if isinstance(extra, dict):
         for key, value in extra.items():
-            schema.setdefault(key, [])
-            schema[key] = list(schema[key]) + list(value)  # type: ignore[arg-type]
+            if isinstance(value, list):
+                schema[key] = list(schema.get(key, [])) + value
+            else:
+                schema[key] = value
     return schema
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "kubarr.io"
@@ -25,12 +25,13 @@ PLURAL = "kubarrinstances"
 SINGULAR = "kubarrinstance"
 SHORT_NAMES = ["kubarr"]
 
+# Patterns avoid backslashes: they are embedded in CEL string literals.
 # Go duration strings as Litestream and Kubernetes accept them ("1s", "1h30m").
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+DURATION_PATTERN = r"^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$"
 # Five-field cron or one of the @-macros that the CronJob controller accepts.
 CRON_PATTERN = (
     r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)"
-    r"|([0-9*/,?LW#-]+\s+){4}[0-9A-Za-z*/,?LW#-]+)$"
+    r"|([0-9*/,?LW#-]+[ \t]+){4}[0-9A-Za-z*/,?LW#-]+)$"
 )
 # A DNS-1123 name, as used for Secret and PersistentVolumeClaim names.
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -167,21 +168,35 @@ class Engine(StrEnum):
 
 
 class Pool(Model):
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.minConnections) || !has(self.maxConnections) "
+                "|| self.minConnections <= self.maxConnections",
+                "spec.database.pool.minConnections must not exceed "
+                "maxConnections: lower it or raise maxConnections",
+            )
+        )
+    )
+
     max_connections: int = Field(5, ge=1, le=100)
     min_connections: int = Field(1, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _min_within_max(self) -> Pool:
+        if self.min_connections > self.max_connections:
+            raise ValueError("minConnections must not exceed maxConnections")
+        return self
 
 
 class Database(Model):
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel(
-                "self.engine != 'postgres' || has(self.urlSecretRef)",
+                "!has(self.engine) || self.engine != 'postgres' "
+                "|| has(self.urlSecretRef)",
                 "spec.database.urlSecretRef is required when engine is postgres: "
                 "name a Secret key holding the postgresql:// URL",
-            ),
-            cel(
-                "self.pool.minConnections <= self.pool.maxConnections",
-                "spec.database.pool.minConnections must not exceed maxConnections",
             ),
         )
     )
@@ -195,6 +210,12 @@ class Database(Model):
         None, description="Secret key holding the postgresql:// URL."
     )
     pool: Pool = Field(default_factory=Pool)
+
+    @model_validator(mode="after")
+    def _postgres_needs_url(self) -> Database:
+        if self.engine == Engine.POSTGRES and self.url_secret_ref is None:
+            raise ValueError("urlSecretRef is required when engine is postgres")
+        return self
 
 
 class S3CredentialsRef(Model):
@@ -250,6 +271,14 @@ class S3Target(Model):
         description="Path-style URLs; Litestream enables them when an endpoint is set.",
     )
     credentials_secret_ref: S3CredentialsRef | None = None
+
+    @model_validator(mode="after")
+    def _bucket_and_credentials(self) -> S3Target:
+        if not self.bucket:
+            raise ValueError("bucket is required")
+        if self.credentials_secret_ref is None:
+            raise ValueError("credentialsSecretRef is required")
+        return self
 
 
 class ClaimVolume(Model):
@@ -337,6 +366,12 @@ class Backup(Model):
     file: FileTarget | None = None
     litestream: Litestream = Field(default_factory=Litestream)
 
+    @model_validator(mode="after")
+    def _one_target(self) -> Backup:
+        if self.s3 is not None and self.file is not None:
+            raise ValueError("set s3 or file, not both")
+        return self
+
 
 class Audit(Model):
     retention_days: int = Field(90, ge=1, le=3650)
@@ -360,17 +395,25 @@ class Cache(Model):
     metrics_max_age_seconds: int = Field(300, ge=10, le=86400)
 
 
-QUANTITY_MAP_RULES = validations(
-    cel(
-        "self.all(k, isQuantity(self[k]))",
-        "resource amounts must be quantities such as 100m, 128Mi or 1",
-    )
-)
+# Bounded sizes keep the CEL cost estimate within the API server's budget.
+QUANTITY_MAP_SCHEMA: dict[str, Any] = {
+    "additionalProperties": {"type": "string", "maxLength": 64},
+    **validations(
+        cel(
+            "self.all(k, isQuantity(self[k]))",
+            "resource amounts must be quantities such as 100m, 128Mi or 1",
+        )
+    ),
+}
 
 
 class ResourceRequirements(Model):
-    requests: dict[str, str] | None = Field(None, json_schema_extra=QUANTITY_MAP_RULES)
-    limits: dict[str, str] | None = Field(None, json_schema_extra=QUANTITY_MAP_RULES)
+    requests: dict[str, str] | None = Field(
+        None, max_length=8, json_schema_extra=QUANTITY_MAP_SCHEMA
+    )
+    limits: dict[str, str] | None = Field(
+        None, max_length=8, json_schema_extra=QUANTITY_MAP_SCHEMA
+    )
 
 
 def default_app_resources() -> ResourceRequirements:
