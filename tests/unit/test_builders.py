@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-
 from kubarr_operator import spec as s
 from kubarr_operator.builders import desired_children
 from kubarr_operator.builders.litestream import render_config
@@ -55,27 +54,46 @@ def test_s3_instance_restores_before_migrating_and_replicates_beside_the_app():
     pod = sts["spec"]["template"]["spec"]
 
     assert sts["spec"]["replicas"] == 1
-    assert [c["name"] for c in pod["initContainers"]] == ["litestream-restore", "migrate"]
+    assert [c["name"] for c in pod["initContainers"]] == [
+        "litestream-restore",
+        "migrate",
+    ]
     assert [c["name"] for c in pod["containers"]] == ["kubarr", "litestream"]
     restore = pod["initContainers"][0]
     assert restore["args"] == [
-        "restore", "-config", "/etc/litestream/litestream.yml",
-        "-if-db-not-exists", "-if-replica-exists", "/data/kubarr.db",
+        "restore",
+        "-config",
+        "/etc/litestream/litestream.yml",
+        "-if-db-not-exists",
+        "-if-replica-exists",
+        "/data/kubarr.db",
     ]
     assert restore["env"] == [
-        {"name": "LITESTREAM_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {
-            "name": "creds", "key": "AWS_ACCESS_KEY_ID"}}},
-        {"name": "LITESTREAM_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {
-            "name": "creds", "key": "AWS_SECRET_ACCESS_KEY"}}},
+        {
+            "name": "LITESTREAM_ACCESS_KEY_ID",
+            "valueFrom": {
+                "secretKeyRef": {"name": "creds", "key": "AWS_ACCESS_KEY_ID"}
+            },
+        },
+        {
+            "name": "LITESTREAM_SECRET_ACCESS_KEY",
+            "valueFrom": {
+                "secretKeyRef": {"name": "creds", "key": "AWS_SECRET_ACCESS_KEY"}
+            },
+        },
     ]
     assert pod["containers"][1]["env"] == restore["env"]
-    assert sts["spec"]["template"]["metadata"]["annotations"]["kubarr.io/secrets-version"] == "creds:42"
+    assert (
+        sts["spec"]["template"]["metadata"]["annotations"]["kubarr.io/secrets-version"]
+        == "creds:42"
+    )
     assert "ConfigMap/kubarr-litestream" in children
 
 
 def test_pod_runs_non_root_with_read_only_root_and_no_capabilities():
     pod = by_kind(desired_children(s3_spec(), REF))["StatefulSet/kubarr"]["spec"][
-        "template"]["spec"]
+        "template"
+    ]["spec"]
 
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
@@ -98,7 +116,8 @@ def test_app_container_gets_pool_cache_and_retention_settings_from_the_spec():
         }
     )
     app = by_kind(desired_children(spec, REF))["StatefulSet/kubarr"]["spec"][
-        "template"]["spec"]["containers"][0]
+        "template"
+    ]["spec"]["containers"][0]
     env = {e["name"]: e.get("value") for e in app["env"]}
 
     assert env["DATABASE_URL"] == "sqlite:////data/kubarr.db"
@@ -114,8 +133,10 @@ def test_app_container_gets_pool_cache_and_retention_settings_from_the_spec():
 def test_postgres_engine_reads_the_url_from_the_secret_and_runs_no_litestream():
     spec = s.KubarrInstanceSpec.model_validate(
         {
-            "database": {"engine": "postgres",
-                         "urlSecretRef": {"name": "pg", "key": "url"}},
+            "database": {
+                "engine": "postgres",
+                "urlSecretRef": {"name": "pg", "key": "url"},
+            },
             "backup": {"s3": {"bucket": "b", "credentialsSecretRef": {"name": "c"}}},
         }
     )
@@ -125,16 +146,21 @@ def test_postgres_engine_reads_the_url_from_the_secret_and_runs_no_litestream():
     assert "ConfigMap/kubarr-litestream" not in children
     assert [c["name"] for c in pod["containers"]] == ["kubarr"]
     url = pod["containers"][0]["env"][0]
-    assert url == {"name": "DATABASE_URL",
-                   "valueFrom": {"secretKeyRef": {"name": "pg", "key": "url"}}}
+    assert url == {
+        "name": "DATABASE_URL",
+        "valueFrom": {"secretKeyRef": {"name": "pg", "key": "url"}},
+    }
 
 
 def test_retained_claim_has_no_owner_so_it_outlives_the_instance():
     retained = by_kind(desired_children(s.KubarrInstanceSpec(), REF))[
-        "PersistentVolumeClaim/kubarr-data"]
+        "PersistentVolumeClaim/kubarr-data"
+    ]
     deleted = by_kind(
         desired_children(
-            s.KubarrInstanceSpec.model_validate({"storage": {"reclaimPolicy": "Delete"}}),
+            s.KubarrInstanceSpec.model_validate(
+                {"storage": {"reclaimPolicy": "Delete"}}
+            ),
             REF,
         )
     )["PersistentVolumeClaim/kubarr-data"]
@@ -152,20 +178,28 @@ def test_every_child_carries_the_standard_labels_and_owned_ones_an_owner():
         if child["kind"] != "PersistentVolumeClaim":
             owner = child["metadata"]["ownerReferences"][0]
             assert (owner["kind"], owner["uid"], owner["controller"]) == (
-                "KubarrInstance", "uid-1", True)
+                "KubarrInstance",
+                "uid-1",
+                True,
+            )
 
 
 def test_litestream_05_config_has_one_replica_and_global_snapshot_settings():
-    config = yaml.safe_load(render_config(s3_spec(syncInterval="2s",
-                                                  snapshotInterval="3h",
-                                                  retention="48h"), REF))
+    config = yaml.safe_load(
+        render_config(
+            s3_spec(syncInterval="2s", snapshotInterval="3h", retention="48h"), REF
+        )
+    )
 
     assert config["snapshot"] == {"interval": "3h", "retention": "48h"}
     (db,) = config["dbs"]
     assert db["path"] == "/data/kubarr.db"
     assert db["replica"] == {
-        "type": "s3", "bucket": "bkt", "path": "home/kubarr",
-        "endpoint": "http://minio:9000", "sync-interval": "2s",
+        "type": "s3",
+        "bucket": "bkt",
+        "path": "home/kubarr",
+        "endpoint": "http://minio:9000",
+        "sync-interval": "2s",
     }
 
 
@@ -189,7 +223,9 @@ def test_rendered_config_never_contains_a_secret_reference_or_key():
 def test_changing_the_litestream_config_changes_the_pod_checksum():
     def checksum(spec: s.KubarrInstanceSpec) -> str:
         sts = by_kind(desired_children(spec, REF))["StatefulSet/kubarr"]
-        return sts["spec"]["template"]["metadata"]["annotations"]["kubarr.io/config-checksum"]
+        return sts["spec"]["template"]["metadata"]["annotations"][
+            "kubarr.io/config-checksum"
+        ]
 
     assert checksum(s3_spec(syncInterval="1s")) != checksum(s3_spec(syncInterval="5s"))
     assert checksum(s3_spec()) == checksum(s3_spec())
@@ -197,12 +233,20 @@ def test_changing_the_litestream_config_changes_the_pod_checksum():
 
 def test_file_replica_mounts_the_named_claim_under_the_replica_path():
     spec = s.KubarrInstanceSpec.model_validate(
-        {"backup": {"file": {"path": "/kubarr",
-                             "volume": {"persistentVolumeClaim": {"claimName": "nas"}}}}}
+        {
+            "backup": {
+                "file": {
+                    "path": "/kubarr",
+                    "volume": {"persistentVolumeClaim": {"claimName": "nas"}},
+                }
+            }
+        }
     )
     children = by_kind(desired_children(spec, REF))
     pod = children["StatefulSet/kubarr"]["spec"]["template"]["spec"]
-    config = yaml.safe_load(children["ConfigMap/kubarr-litestream"]["data"]["litestream.yml"])
+    config = yaml.safe_load(
+        children["ConfigMap/kubarr-litestream"]["data"]["litestream.yml"]
+    )
 
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["file-replica"]["persistentVolumeClaim"] == {"claimName": "nas"}

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from kubarr_operator import crd
 from kubarr_operator import spec as s
 
@@ -34,8 +33,13 @@ def test_every_example_is_a_valid_spec(name, raw):
 
 def test_examples_cover_minimal_b2_minio_aws_and_file_replicas():
     names = {name for name, _ in instance_specs()}
-    assert names == {"minimal.yaml", "backblaze-b2.yaml", "minio.yaml", "aws-s3.yaml",
-                     "file-replica.yaml"}
+    assert names == {
+        "minimal.yaml",
+        "backblaze-b2.yaml",
+        "minio.yaml",
+        "aws-s3.yaml",
+        "file-replica.yaml",
+    }
 
 
 def test_schema_defaults_match_model_defaults():
@@ -68,7 +72,8 @@ def test_printer_columns_show_phase_ready_version_backup_and_age():
 
 def test_status_conditions_are_a_map_list_keyed_by_type():
     status = crd.build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"][
-        "properties"]["status"]
+        "properties"
+    ]["status"]
     conditions = status["properties"]["conditions"]
     assert conditions["x-kubernetes-list-type"] == "map"
     assert conditions["x-kubernetes-list-map-keys"] == ["type"]

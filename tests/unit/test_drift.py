@@ -4,10 +4,23 @@ from kubarr_operator.drift import contains, first_difference
 
 
 def test_fields_added_by_the_server_are_not_drift():
-    desired = {"spec": {"replicas": 1, "template": {"containers": [{"name": "a", "image": "x"}]}}}
-    live = {"spec": {"replicas": 1, "revisionHistoryLimit": 10,
-                     "template": {"containers": [{"name": "a", "image": "x",
-                                                  "terminationMessagePath": "/dev/t"}]}}}
+    desired = {
+        "spec": {
+            "replicas": 1,
+            "template": {"containers": [{"name": "a", "image": "x"}]},
+        }
+    }
+    live = {
+        "spec": {
+            "replicas": 1,
+            "revisionHistoryLimit": 10,
+            "template": {
+                "containers": [
+                    {"name": "a", "image": "x", "terminationMessagePath": "/dev/t"}
+                ]
+            },
+        }
+    }
     assert contains(desired, live)
 
 
@@ -20,7 +33,9 @@ def test_a_changed_value_is_drift_and_its_path_is_named():
 
 def test_named_list_items_match_by_name_so_foreign_entries_are_ignored():
     desired = {"env": [{"name": "A", "value": "1"}]}
-    assert contains(desired, {"env": [{"name": "B", "value": "x"}, {"name": "A", "value": "1"}]})
+    assert contains(
+        desired, {"env": [{"name": "B", "value": "x"}, {"name": "A", "value": "1"}]}
+    )
     assert not contains(desired, {"env": [{"name": "A", "value": "2"}]})
     assert not contains(desired, {"env": []})
 

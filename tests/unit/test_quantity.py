@@ -1,14 +1,20 @@
 from decimal import Decimal
 
 import pytest
-
 from kubarr_operator.quantity import parse_quantity
 
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("1Gi", 2**30), ("500Mi", 500 * 2**20), ("1G", 10**9), ("100m", Decimal("0.1")),
-     ("2", 2), ("1.5Gi", Decimal("1.5") * 2**30), ("1e3", 1000)],
+    [
+        ("1Gi", 2**30),
+        ("500Mi", 500 * 2**20),
+        ("1G", 10**9),
+        ("100m", Decimal("0.1")),
+        ("2", 2),
+        ("1.5Gi", Decimal("1.5") * 2**30),
+        ("1e3", 1000),
+    ],
 )
 def test_quantities_parse_to_exact_values(text, value):
     assert parse_quantity(text) == Decimal(value)
