@@ -26,7 +26,9 @@ mount-utils pod-security-admission sample-apiserver sample-cli-plugin
 sample-controller"
 
 staging_version="v0.${K8S_VERSION#1.}"
-wrapper="$CACHE/src/kubernetes-$K8S_VERSION"
+# One wrapper per version pair: the go.mod pins both, so a new etcd version
+# must not reuse a module resolved for the old one.
+wrapper="$CACHE/src/kubernetes-$K8S_VERSION-etcd-$ETCD_VERSION"
 
 write_wrapper() {
   mkdir -p "$wrapper"
