@@ -1,0 +1,7 @@
+"""``python -m kubarr_app`` behaves like the ``kubarr`` command."""
+
+import sys
+
+from kubarr_app.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI routers grouped by what they serve."""
