@@ -451,7 +451,7 @@ spec:
         {{ end }}
 """
 
-# @NAME@, @OPERATOR@, @CODE@, @REASON@ and @PHASE@ are filled in by
+# @NAME@, @ANNOTATION@, @FAILS@, @CODE@, @REASON@, @PHASE@ and @MESSAGE@ are filled by
 # _job_pod_finish_stage; Go's template braces rule out str.format.
 _JOB_POD_FINISH_STAGE = """\
 apiVersion: kwok.x-k8s.io/v1alpha1
@@ -465,9 +465,11 @@ spec:
       - {key: .metadata.deletionTimestamp, operator: DoesNotExist}
       - {key: .status.phase, operator: In, values: [Running]}
       - {key: '.metadata.ownerReferences.[].kind', operator: In, values: [Job]}
-      - key: '.metadata.annotations["@ANNOTATION@"]'
-        operator: @OPERATOR@
-        values: [fail]
+      - key: >-
+          ((.metadata.annotations["@ANNOTATION@"] // "") == "fail")
+          or ((.spec.containers[-1].image // "") | endswith(":broken"))
+        operator: In
+        values: ["@FAILS@"]
   next:
     statusTemplate: |
       {{ $now := Now | Quote }}
@@ -486,6 +488,7 @@ spec:
             terminated:
               exitCode: @CODE@
               reason: @REASON@
+              message: @MESSAGE@
               startedAt: {{ $now }}
               finishedAt: {{ $now }}
         {{ end }}
@@ -507,6 +510,14 @@ spec:
 """
 
 
+# What a finished Job pod reports as its termination message, the way a
+# kubelet reports the last words of a real container. The success message has
+# the shape of the app's audit prune result, so the operator's reading of it is
+# exercised; the failure message stands in for the tail of a failed migration.
+SUCCESS_MESSAGE = """'{"deleted": 7, "retention_days": 90, "duration_seconds": 0.01}'"""
+FAIL_MESSAGE = "'simulated failure (KWOK): migration step raised an error'"
+
+
 def _job_pod_finish_stage(name: str, fail: bool) -> str:
     """The stage that ends a running Job pod, successfully or with exit code 1.
 
@@ -516,7 +527,8 @@ def _job_pod_finish_stage(name: str, fail: bool) -> str:
     values = {
         "@NAME@": name,
         "@ANNOTATION@": SIMULATE_ANNOTATION,
-        "@OPERATOR@": "In" if fail else "NotIn",
+        "@FAILS@": "true" if fail else "false",
+        "@MESSAGE@": FAIL_MESSAGE if fail else SUCCESS_MESSAGE,
         "@PHASE@": "Failed" if fail else "Succeeded",
         "@CODE@": "1" if fail else "0",
         "@REASON@": "Error" if fail else "Completed",

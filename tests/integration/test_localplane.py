@@ -39,7 +39,9 @@ def get(kubectl: Kubectl, namespace: str, *what: str) -> Any:
     return json.loads(result.stdout)
 
 
-def job(name: str, annotations: dict[str, str] | None = None) -> dict[str, object]:
+def job(
+    name: str, annotations: dict[str, str] | None = None, image: str = IMAGE
+) -> dict[str, object]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -50,7 +52,7 @@ def job(name: str, annotations: dict[str, str] | None = None) -> dict[str, objec
                 "metadata": {"annotations": annotations or {}},
                 "spec": {
                     "restartPolicy": "Never",
-                    "containers": [{"name": "main", "image": IMAGE}],
+                    "containers": [{"name": "main", "image": image}],
                 },
             },
         },
@@ -162,6 +164,8 @@ def test_a_job_completes(kubectl: Kubectl, namespace: str) -> None:
     assert pod["status"]["phase"] == "Succeeded"
     [status] = pod["status"]["containerStatuses"]
     assert status["state"]["terminated"]["exitCode"] == 0
+    message = json.loads(status["state"]["terminated"]["message"])
+    assert message["deleted"] == 7
 
 
 def test_a_job_whose_pod_simulates_failure_fails(
@@ -175,6 +179,15 @@ def test_a_job_whose_pod_simulates_failure_fails(
     assert pod["status"]["phase"] == "Failed"
     [status] = pod["status"]["containerStatuses"]
     assert status["state"]["terminated"]["exitCode"] == 1
+    assert "simulated failure" in status["state"]["terminated"]["message"]
+
+
+def test_a_job_running_an_image_tagged_broken_fails(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    apply(kubectl, namespace, job("broken", image="example.invalid/app:broken"))
+
+    wait(kubectl, namespace, "job/broken", "condition=Failed")
 
 
 def test_a_user_without_roles_cannot_list_secrets(
