@@ -891,6 +891,13 @@ class ControlPlane:
             f"--service-account-private-key-file={self.pki.service_account_key}",
             "--use-service-account-credentials=true",
             "--leader-elect=false",
+            # On a loaded two-core machine KWOK's node heartbeat can arrive
+            # late; the node lifecycle controller would then mark the fake node
+            # NotReady and every pod on it unready, and KWOK never readies them
+            # again. The controller stays on (it lifts the not-ready taint of
+            # a new node) but waits an hour before calling a node lost.
+            # Limitation: a lost node is not simulated.
+            "--node-monitor-grace-period=1h",
             # Nothing needs its metrics or health endpoints; no port is opened.
             "--secure-port=0",
             f"--bind-address={LOCALHOST}",

@@ -10,15 +10,19 @@ reconciler observed and returns the status to write.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .lifecycle import Rollout
 
 READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
+MIGRATED = "Migrated"
 BACKUP_CONFIGURED = "BackupConfigured"
 
-CONDITION_ORDER = [READY, RECONCILING, STALLED, BACKUP_CONFIGURED]
+CONDITION_ORDER = [READY, RECONCILING, STALLED, MIGRATED, BACKUP_CONFIGURED]
 
 
 def now() -> str:
@@ -45,6 +49,9 @@ class Observation:
     problem: Problem | None = None
     suspended: bool = False
     statefulset: dict[str, Any] | None = None
+    rollout: Rollout | None = None
+    extra_conditions: list[dict[str, Any]] = field(default_factory=list)
+    last_audit_prune: dict[str, Any] | None = None
 
 
 def condition(
@@ -123,11 +130,51 @@ def _backup_condition(obs: Observation) -> dict[str, Any]:
     )
 
 
+def _migrated_condition(obs: Observation, version: str | None) -> dict[str, Any]:
+    rollout = obs.rollout
+    record = (rollout.migration if rollout else None) or {}
+    gen = obs.generation
+    if rollout and rollout.failed:
+        return condition(
+            MIGRATED,
+            "False",
+            "MigrationFailed",
+            f"migration to {record.get('toVersion')} failed "
+            f"(attempt {record.get('attempts')}): {record.get('message', '')}"[-2000:],
+            gen,
+        )
+    if version == obs.desired_version:
+        return condition(
+            MIGRATED,
+            "True",
+            "Migrated",
+            f"the database schema is at version {version}",
+            gen,
+        )
+    return condition(
+        MIGRATED,
+        "False",
+        "MigrationPending",
+        f"migrating from {version or 'an empty database'} to {obs.desired_version}",
+        gen,
+    )
+
+
+def _unavailable_seconds(record: dict[str, Any]) -> int | None:
+    fenced = record.get("fencedAt")
+    if not fenced:
+        return None
+    started = dt.datetime.fromisoformat(fenced.replace("Z", "+00:00"))
+    return max(0, round((dt.datetime.now(dt.UTC) - started).total_seconds()))
+
+
 def compute_status(obs: Observation, old: dict[str, Any]) -> dict[str, Any]:
     """The status to write for what the reconcile observed."""
     gen = obs.generation
     conditions: list[dict[str, Any]]
-    version = old.get("version")
+    rollout = obs.rollout
+    version = rollout.version if rollout else old.get("version")
+    migration = dict((rollout.migration if rollout else old.get("migration")) or {})
     ready_replicas = (obs.statefulset or {}).get("status", {}).get("readyReplicas", 0)
 
     if obs.problem:
@@ -152,15 +199,79 @@ def compute_status(obs: Observation, old: dict[str, Any]) -> dict[str, Any]:
             ),
             condition(STALLED, "False", "Suspended", "", gen),
         ]
+    elif rollout and rollout.failed:
+        phase = "Degraded" if version else "Stalled"
+        wait = rollout.waiting_for or "retrying"
+        message = (
+            f"migration to {obs.desired_version} failed; version {version} serves "
+            f"on the untouched database; {wait}"
+            if version
+            else f"the first migration failed; {wait}"
+        )
+        reason = "MigrationFailed"
+        conditions = [
+            condition(READY, "False", reason, message, gen),
+            condition(
+                RECONCILING,
+                "False" if rollout.exhausted else "True",
+                reason,
+                message,
+                gen,
+            ),
+            condition(
+                STALLED,
+                "True" if rollout.exhausted else "False",
+                reason,
+                message
+                + (
+                    f": fix the image or set spec.image.tag back to {version}"
+                    if rollout.exhausted and version
+                    else ""
+                ),
+                gen,
+            ),
+        ]
+        if rollout.exhausted:
+            phase = "Stalled"
+    elif rollout and rollout.phase == "Hibernated":
+        phase = "Hibernated"
+        gone = (
+            ready_replicas == 0
+            and (obs.statefulset or {}).get("status", {}).get("replicas", 0) == 0
+        )
+        message = (
+            "hibernated: no pod runs; the volume and the replica are kept"
+            if gone
+            else "stopping the pod (Litestream syncs a last time)"
+        )
+        conditions = [
+            condition(READY, "True" if gone else "False", "Hibernated", message, gen),
+            condition(
+                RECONCILING, "False" if gone else "True", "Hibernated", message, gen
+            ),
+            condition(STALLED, "False", "Hibernated", "", gen),
+        ]
+    elif rollout and rollout.phase in ("Migrating", "Upgrading"):
+        phase = rollout.phase
+        message = rollout.waiting_for or "migrating the database schema"
+        conditions = [
+            condition(READY, "False", phase, message, gen),
+            condition(RECONCILING, "True", phase, message, gen),
+            condition(STALLED, "False", phase, "", gen),
+        ]
     else:
         rolled_out, waiting_for = rollout_state(obs.statefulset)
         if rolled_out:
             phase = "Ready"
-            version = obs.desired_version
             conditions = [
                 condition(READY, "True", "Ready", f"serving at {obs.endpoint}", gen),
                 condition(RECONCILING, "False", "Ready", "", gen),
             ]
+            if (
+                migration.get("state") == "Succeeded"
+                and migration.get("unavailableSeconds") is None
+            ):
+                migration["unavailableSeconds"] = _unavailable_seconds(migration)
         else:
             phase = "Progressing"
             conditions = [
@@ -168,7 +279,12 @@ def compute_status(obs: Observation, old: dict[str, Any]) -> dict[str, Any]:
                 condition(RECONCILING, "True", "Progressing", waiting_for, gen),
             ]
         conditions.append(condition(STALLED, "False", "Reconciled", "", gen))
+
+    if rollout is not None:
+        conditions.append(_migrated_condition(obs, version))
+    if not obs.problem and not obs.suspended:
         conditions.append(_backup_condition(obs))
+    conditions.extend(obs.extra_conditions)
 
     old_conditions = list(old.get("conditions") or [])
     if not any(c["type"] == READY for c in conditions) and not any(
@@ -186,9 +302,32 @@ def compute_status(obs: Observation, old: dict[str, Any]) -> dict[str, Any]:
     }
     if version:
         status["version"] = version
+    if rollout is not None:
+        if version != obs.desired_version:
+            status["targetVersion"] = obs.desired_version
+    elif old.get("targetVersion"):
+        status["targetVersion"] = old["targetVersion"]
+    if migration:
+        status["migration"] = migration
+    pruned = obs.last_audit_prune if rollout is not None else old.get("lastAuditPrune")
+    if pruned is not None:
+        status["lastAuditPrune"] = pruned
     return status
 
 
-def status_differs(new: dict[str, Any], old: dict[str, Any]) -> bool:
-    """Whether writing ``new`` would change anything a reader can see."""
-    return any(old.get(key) != value for key, value in new.items())
+def status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7386) that turns ``old`` into ``new``: fields
+    that are gone are sent as null, so a merge never leaves a stale one behind.
+    Empty when nothing a reader can see would change."""
+    patch: dict[str, Any] = {}
+    for key in old.keys() - new.keys():
+        patch[key] = None
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            nested = status_patch(before, value)
+            if nested:
+                patch[key] = nested
+        elif value != before:
+            patch[key] = value
+    return patch

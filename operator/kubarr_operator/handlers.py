@@ -106,3 +106,14 @@ async def service_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None
 @kopf.on.event("v1", "persistentvolumeclaims", labels=MANAGED)
 async def claim_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     await _child_event(event, memo)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
+async def job_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    await _child_event(event, memo)
+
+
+@kopf.on.event("batch", "v1", "cronjobs", labels=MANAGED)
+async def cronjob_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    await _child_event(event, memo)
+

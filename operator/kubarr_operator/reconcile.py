@@ -14,20 +14,21 @@ applied.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
 
-from . import conditions
+from . import conditions, lifecycle
 from . import spec as s
-from .builders import desired_children
+from .audit import ensure_admin_token, reconcile_audit
+from .builders import base_children
 from .builders.litestream import replica_location, replicates
 from .conditions import Observation, Problem
 from .drift import contains, first_difference
 from .kube import ApiError, Kube
 from .meta import InstanceRef
-from .quantity import parse_quantity
+from .volume import grow_claim
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Result:
     changed: list[str] = field(default_factory=list)
     problem: Problem | None = None
     ready: bool = False
+    requeue_after: float | None = None
 
 
 def parse_spec(raw: dict[str, Any] | None) -> s.KubarrInstanceSpec | Problem:
@@ -118,15 +120,13 @@ def claim_problem(desired: dict[str, Any], live: dict[str, Any]) -> Problem | No
     return None
 
 
-def claim_needs_growth(desired: dict[str, Any], live: dict[str, Any]) -> bool:
-    want = desired["spec"]["resources"]["requests"]["storage"]
-    have = live.get("spec", {}).get("resources", {}).get("requests", {}).get("storage")
-    return have is None or parse_quantity(want) > parse_quantity(have)
-
-
-async def _live_children(
-    kube: Kube, children: list[dict[str, Any]]
-) -> list[dict[str, Any] | None]:
+async def apply_base_children(
+    kube: Kube, ref: InstanceRef, spec: s.KubarrInstanceSpec
+) -> tuple[list[str], list[dict[str, Any]], Problem | None]:
+    """Apply the claim, config and Services where they are missing or differ.
+    Returns the changes made, extra conditions (volume growth) and a problem
+    that blocks everything (found before the first write)."""
+    children = base_children(spec, ref)
     live = []
     for child in children:
         meta = child["metadata"]
@@ -135,43 +135,29 @@ async def _live_children(
                 child["apiVersion"], child["kind"], meta["namespace"], meta["name"]
             )
         )
-    return live
-
-
-async def apply_children(
-    kube: Kube, ref: InstanceRef, spec: s.KubarrInstanceSpec, secrets_version: str
-) -> tuple[list[str], dict[str, Any] | None, Problem | None]:
-    """Apply each child that is missing or differs. Returns the changes made,
-    the StatefulSet as the API last returned it, and a blocking problem."""
-    children = desired_children(spec, ref, secrets_version)
-    live = await _live_children(kube, children)
 
     for child, current in zip(children, live, strict=True):
         if child["kind"] == "PersistentVolumeClaim" and current is not None:
             problem = claim_problem(child, current)
             if problem:
-                return [], None, problem
+                return [], [], problem
 
     changes: list[str] = []
-    statefulset = None
+    extra: list[dict[str, Any]] = []
     for child, current in zip(children, live, strict=True):
         label = f"{child['kind']} {child['metadata']['name']}"
-        result = current
         if current is None:
-            result = await kube.apply(child)
+            await kube.apply(child)
             changes.append(f"created {label}")
         elif child["kind"] == "PersistentVolumeClaim":
-            if claim_needs_growth(child, current) or not contains(
-                child["metadata"], current["metadata"]
-            ):
-                result = await kube.apply(child)
-                changes.append(f"updated {label}")
+            grown, resized = await grow_claim(kube, child, current, ref.generation)
+            changes += grown
+            if resized:
+                extra.append(resized)
         elif not contains(child, current):
             where = first_difference(child, current)
-            result = await kube.apply(child)
+            await kube.apply(child)
             changes.append(f"updated {label} ({where[1:] if where else 'drift'})")
-        if child["kind"] == "StatefulSet":
-            statefulset = result
 
     if not replicates(spec):
         removed = await _delete_owned(
@@ -179,7 +165,7 @@ async def apply_children(
         )
         if removed:
             changes.append(f"deleted ConfigMap {ref.litestream_config}")
-    return changes, statefulset, None
+    return changes, extra, None
 
 
 async def _delete_owned(
@@ -195,6 +181,48 @@ async def _delete_owned(
     return await kube.delete(api_version, kind, ref.namespace, name)
 
 
+async def converge(
+    kube: Kube, body: dict[str, Any], ref: InstanceRef, spec: s.KubarrInstanceSpec
+) -> tuple[Observation, list[str], list[tuple[str, str]]]:
+    """All the writes of one reconcile, in a safe order; what was observed."""
+    old_status = body.get("status") or {}
+    observation = Observation(
+        generation=ref.generation,
+        endpoint=f"{ref.endpoint}:{spec.service.port}",
+        backup_location=replica_location(spec, ref),
+        backup_kind=spec.backup_kind,
+        desired_version=spec.image.tag,
+    )
+    if spec.suspend:
+        return replace(observation, suspended=True), [], []
+
+    secrets_version, problem = await check_references(kube, spec, ref.namespace)
+    if problem is not None:
+        return replace(observation, problem=problem), [], []
+    changes, extra, problem = await apply_base_children(kube, ref, spec)
+    if problem is not None:
+        return replace(observation, problem=problem), changes, []
+    changes += await ensure_admin_token(kube, ref, body)
+
+    rollout = await lifecycle.advance(kube, ref, spec, old_status, secrets_version)
+    changes += rollout.changes
+    audit_changes, pruned, audit_condition = await reconcile_audit(
+        kube, ref, spec, rollout.version, old_status
+    )
+    changes += audit_changes
+    if audit_condition:
+        extra.append(audit_condition)
+
+    observation = replace(
+        observation,
+        statefulset=rollout.statefulset,
+        rollout=rollout,
+        extra_conditions=extra,
+        last_audit_prune=pruned,
+    )
+    return observation, changes, rollout.warnings
+
+
 async def reconcile(kube: Kube, body: dict[str, Any]) -> Result:
     """Bring one instance's children to its spec and write its status."""
     ref = InstanceRef.from_body(body)
@@ -202,51 +230,73 @@ async def reconcile(kube: Kube, body: dict[str, Any]) -> Result:
     parsed = parse_spec(body.get("spec"))
 
     changes: list[str] = []
-    statefulset = None
-    problem: Problem | None = None
-    spec = parsed if isinstance(parsed, s.KubarrInstanceSpec) else None
+    warnings: list[tuple[str, str]] = []
+    if isinstance(parsed, Problem):
+        observation = Observation(
+            generation=ref.generation,
+            endpoint="",
+            backup_location="unknown",
+            backup_kind="none",
+            desired_version="",
+            problem=parsed,
+        )
+    else:
+        observation, changes, warnings = await converge(kube, body, ref, parsed)
 
-    if spec is None:
-        problem = parsed  # type: ignore[assignment]
-    elif not spec.suspend:
-        secrets_version, problem = await check_references(kube, spec, ref.namespace)
-        if problem is None:
-            changes, statefulset, problem = await apply_children(
-                kube, ref, spec, secrets_version
-            )
-
-    observation = Observation(
-        generation=ref.generation,
-        endpoint=f"{ref.endpoint}:{spec.service.port}" if spec else "",
-        backup_location=replica_location(spec, ref) if spec else "unknown",
-        backup_kind=spec.backup_kind if spec else "none",
-        desired_version=spec.image.tag if spec else "",
-        problem=problem,
-        suspended=bool(spec and spec.suspend),
-        statefulset=statefulset,
-    )
     status = conditions.compute_status(observation, old_status)
+    problem = observation.problem
 
     for change in changes:
         log.info("%s/%s: %s", ref.namespace, ref.name, change)
         await kube.post_event(body, "Normal", "Applied", change)
-
+    for reason, message in warnings:
+        log.warning("%s/%s: %s", ref.namespace, ref.name, message)
+        await kube.post_event(body, "Warning", reason, message)
     if problem and (old_status.get("conditions") or []) != status["conditions"]:
         log.warning("%s/%s stalled: %s", ref.namespace, ref.name, problem.message)
         await kube.post_event(body, "Warning", problem.reason, problem.message)
+    await _announce_prune(kube, body, old_status, status)
 
-    if conditions.status_differs(status, old_status):
+    patch = conditions.status_patch(old_status, status)
+    if patch:
         await _announce_transition(kube, body, old_status, status)
         try:
             body = await kube.patch_status(
-                body["apiVersion"], body["kind"], ref.namespace, ref.name, status
+                body["apiVersion"], body["kind"], ref.namespace, ref.name, patch
             )
         except ApiError as error:
             if error.status != 404:
                 raise
+    rollout = observation.rollout
     return Result(
-        body=body, changed=changes, problem=problem, ready=status["phase"] == "Ready"
+        body=body,
+        changed=changes,
+        problem=problem,
+        ready=status["phase"] in ("Ready", "Hibernated"),
+        requeue_after=rollout.requeue_after if rollout else None,
     )
+
+
+async def _announce_prune(
+    kube: Kube, body: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    pruned = new.get("lastAuditPrune")
+    if not pruned or pruned == old.get("lastAuditPrune"):
+        return
+    if pruned.get("succeeded"):
+        await kube.post_event(
+            body,
+            "Normal",
+            "AuditPruned",
+            f"audit prune {pruned['job']} deleted {pruned.get('deleted', 0)} rows",
+        )
+    else:
+        await kube.post_event(
+            body,
+            "Warning",
+            "AuditPruneFailed",
+            f"audit prune {pruned['job']} failed: {pruned.get('message', '')}",
+        )
 
 
 async def _announce_transition(
@@ -257,7 +307,15 @@ async def _announce_transition(
     meta = body["metadata"]
     if new["phase"] == "Ready":
         message = f"instance is ready on version {new.get('version')}"
+        migration = new.get("migration") or {}
+        if migration.get("unavailableSeconds") is not None and migration.get(
+            "unavailableSeconds"
+        ) != (old.get("migration") or {}).get("unavailableSeconds"):
+            message += (
+                f" (database unavailable for {migration['unavailableSeconds']} s "
+                "during the migration)"
+            )
         log.info("%s/%s: %s", meta["namespace"], meta["name"], message)
         await kube.post_event(body, "Normal", "Ready", message)
-    elif new["phase"] == "Suspended":
-        await kube.post_event(body, "Normal", "Suspended", "spec.suspend is true")
+    elif new["phase"] in ("Suspended", "Hibernated", "Migrating", "Upgrading"):
+        await kube.post_event(body, "Normal", new["phase"], f"phase is {new['phase']}")

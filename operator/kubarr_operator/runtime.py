@@ -75,6 +75,8 @@ class Runtime:
             # Nothing newer came from the watch meanwhile: keep what the status
             # write returned, so the next reconcile compares against it.
             self.instances[key] = result.body  # type: ignore[index]
+        if result.requeue_after is not None:
+            return result.requeue_after
         if result.problem:
             return STALLED_RETRY_SECONDS
         if not result.ready:

@@ -388,6 +388,23 @@ class Audit(Model):
     )
 
 
+class Migration(Model):
+    """How schema migrations run when the image tag changes."""
+
+    keep_failed_jobs: int = Field(
+        3, ge=1, le=10, description="Failed migration Jobs kept for inspection."
+    )
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Attempts at one version before the instance is Stalled.",
+    )
+    active_deadline_seconds: int = Field(
+        900, ge=60, le=86400, description="A migration Job running longer fails."
+    )
+
+
 class Cache(Model):
     endpoint_ttl_seconds: int = Field(60, ge=1, le=86400)
     max_entries: int = Field(1000, ge=10, le=1_000_000)
@@ -461,6 +478,12 @@ class KubarrInstanceSpec(Model):
     cache: Cache = Field(default_factory=Cache)
     resources: Resources = Field(default_factory=Resources)
     service: Service = Field(default_factory=Service)
+    migration: Migration = Field(default_factory=Migration)
+    hibernate: bool = Field(
+        False,
+        description="Stop the pod (Litestream syncs a last time) and keep the "
+        "volume, the replica and everything else; false brings it back.",
+    )
     suspend: bool = Field(
         False,
         description="Stop reconciling: the operator changes nothing until "
@@ -500,11 +523,40 @@ class Condition(Model):
     message: str = Field("", max_length=32768)
 
 
+class MigrationStatus(Model):
+    """The last schema migration: enough to resume it after an operator restart."""
+
+    from_version: str | None = None
+    to_version: str | None = None
+    state: str | None = Field(
+        None, description="Fencing, Running, Succeeded or Failed."
+    )
+    job: str | None = None
+    attempts: int | None = None
+    fenced_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    retry_after: str | None = None
+    unavailable_seconds: int | None = Field(
+        None, description="From fencing to the new version Ready."
+    )
+    message: str | None = Field(None, max_length=4096)
+
+
+class AuditPruneStatus(Model):
+    job: str | None = None
+    time: str | None = None
+    succeeded: bool | None = None
+    deleted: int | None = None
+    message: str | None = Field(None, max_length=1024)
+
+
 class KubarrInstanceStatus(Model):
     observed_generation: int | None = None
     phase: str | None = Field(
         None,
-        description="Short readable state: Pending, Progressing, Ready, "
+        description="Short readable state: Progressing, Migrating, Upgrading, "
+        "Ready, Degraded (an upgrade failed; the old version serves), Hibernated, "
         "Suspended, Stalled.",
     )
     conditions: list[Condition] = Field(default_factory=list)
@@ -515,3 +567,8 @@ class KubarrInstanceStatus(Model):
     )
     endpoint: str | None = Field(None, description="In-cluster URL of the app.")
     ready_replicas: int | None = None
+    target_version: str | None = Field(
+        None, description="Image tag being migrated to, while an upgrade runs."
+    )
+    migration: MigrationStatus | None = None
+    last_audit_prune: AuditPruneStatus | None = None

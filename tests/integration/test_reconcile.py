@@ -76,7 +76,9 @@ def test_minimal_example_is_ready_with_every_child_in_place(
         "Ready": "True",
         "Reconciling": "False",
         "Stalled": "False",
+        "Migrated": "True",
         "BackupConfigured": "False",
+        "AuditRetention": "Unknown",
     }
 
     sts = cluster.get(namespace, "statefulset", "kubarr")

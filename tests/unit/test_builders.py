@@ -6,12 +6,20 @@ from typing import Any
 
 import yaml
 from kubarr_operator import spec as s
-from kubarr_operator.builders import desired_children
+from kubarr_operator.builders import base_children
+from kubarr_operator.builders.statefulset import statefulset
 from kubarr_operator.builders.litestream import render_config
 from kubarr_operator.builders.statefulset import TERMINATION_GRACE_SECONDS
 from kubarr_operator.meta import InstanceRef
 
 REF = InstanceRef(namespace="home", name="kubarr", uid="uid-1", generation=3)
+
+
+def desired_children(
+    spec: s.KubarrInstanceSpec, ref: InstanceRef, secrets_version: str = ""
+) -> list[dict[str, Any]]:
+    """Everything a running instance has: the base children and its StatefulSet."""
+    return [*base_children(spec, ref), statefulset(spec, ref, secrets_version)]
 
 
 def s3_spec(**litestream: Any) -> s.KubarrInstanceSpec:

@@ -14,19 +14,16 @@ from ..meta import InstanceRef
 from .configmap import litestream_configmap
 from .litestream import replicates
 from .services import client_service, headless_service
-from .statefulset import statefulset
 from .storage import data_claim
 
 
-def desired_children(
-    spec: s.KubarrInstanceSpec, ref: InstanceRef, secrets_version: str = ""
-) -> list[dict[str, Any]]:
-    """Every child object, in the order they should be applied: the claim and
-    config first, the StatefulSet that mounts them last."""
+def base_children(spec: s.KubarrInstanceSpec, ref: InstanceRef) -> list[dict[str, Any]]:
+    """The children that never depend on the version being rolled out: the
+    claim, Litestream's config and the Services. The StatefulSet, the
+    migration Job and the audit CronJob are built by the lifecycle steps."""
     children = [data_claim(spec, ref)]
     if replicates(spec):
         children.append(litestream_configmap(spec, ref))
     children.append(headless_service(ref))
     children.append(client_service(spec, ref))
-    children.append(statefulset(spec, ref, secrets_version))
     return children

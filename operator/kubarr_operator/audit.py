@@ -1,0 +1,162 @@
+"""Audit retention: the admin token, the prune CronJob and the last run's result.
+
+The CronJob's pod reports its result as its termination message (one JSON line
+from ``kubarr audit-prune``); the operator reads it from the pod's status, so
+it needs neither the pod's logs nor a way into the app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from . import spec as s
+from .builders.cronjobs import PRUNE_COMPONENT, audit_cronjob, audit_cronjob_name
+from .builders.pod import admin_token_secret_name
+from .builders.secrets import ROTATE_ANNOTATION, ROTATED_FOR, admin_token_secret
+from .conditions import condition
+from .drift import contains
+from .kube import Kube
+from .lifecycle import job_outcome, termination_message
+from .meta import InstanceRef
+
+log = logging.getLogger(__name__)
+
+AUDIT_CONDITION = "AuditRetention"
+
+
+async def ensure_admin_token(
+    kube: Kube, ref: InstanceRef, body: dict[str, Any]
+) -> list[str]:
+    """Create the token Secret once; replace the token when rotation is asked."""
+    annotations = body["metadata"].get("annotations") or {}
+    rotation = annotations.get(ROTATE_ANNOTATION, "")
+    name = admin_token_secret_name(ref)
+    live = await kube.get("v1", "Secret", ref.namespace, name)
+    if live is None:
+        await kube.create(admin_token_secret(ref, rotation))
+        return [f"created Secret {name} (admin token)"]
+    if (live["metadata"].get("annotations") or {}).get(ROTATED_FOR, "") != rotation:
+        fresh = admin_token_secret(ref, rotation)
+        fresh["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        await kube.replace(fresh)
+        return [f"rotated the admin token in Secret {name}"]
+    return []
+
+
+def _finish_time(job: dict[str, Any]) -> str:
+    status = job.get("status") or {}
+    for item in status.get("conditions") or []:
+        if item.get("status") == "True" and item.get("type") in ("Complete", "Failed"):
+            return str(item.get("lastTransitionTime") or "")
+    return str(status.get("completionTime") or "")
+
+
+def parse_prune_result(message: str) -> dict[str, Any]:
+    """The JSON line ``kubarr audit-prune`` leaves as its termination message."""
+    for line in reversed(message.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                found = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(found, dict):
+                return found
+    return {}
+
+
+async def last_prune(
+    kube: Kube, ref: InstanceRef, previous: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The newest finished prune run, as ``status.lastAuditPrune``."""
+    selector = (
+        f"app.kubernetes.io/instance={ref.name},"
+        f"app.kubernetes.io/component={PRUNE_COMPONENT}"
+    )
+    jobs = await kube.list("batch/v1", "Job", ref.namespace, selector)
+    finished = [j for j in jobs if job_outcome(j) in ("Succeeded", "Failed")]
+    if not finished:
+        return previous
+    newest = max(finished, key=_finish_time)
+    name = newest["metadata"]["name"]
+    if previous and previous.get("job") == name:
+        return previous
+
+    pods = await kube.list("v1", "Pod", ref.namespace, f"job-name={name}")
+    message = termination_message(pods)
+    result = parse_prune_result(message)
+    succeeded = job_outcome(newest) == "Succeeded" and "error" not in result
+    record: dict[str, Any] = {
+        "job": name,
+        "time": _finish_time(newest),
+        "succeeded": succeeded,
+    }
+    if isinstance(result.get("deleted"), int):
+        record["deleted"] = result["deleted"]
+    if not succeeded:
+        record["message"] = str(result.get("error") or message or "the job failed")[
+            :1000
+        ]
+    return record
+
+
+async def reconcile_audit(
+    kube: Kube,
+    ref: InstanceRef,
+    spec: s.KubarrInstanceSpec,
+    version: str | None,
+    status: dict[str, Any],
+) -> tuple[list[str], dict[str, Any] | None, dict[str, Any] | None]:
+    """Apply or remove the CronJob; return changes, ``lastAuditPrune`` and the
+    AuditRetention condition."""
+    changes: list[str] = []
+    name = audit_cronjob_name(ref)
+    live = await kube.get("batch/v1", "CronJob", ref.namespace, name)
+
+    if spec.audit is None:
+        if live is not None and any(
+            o.get("uid") == ref.uid
+            for o in live["metadata"].get("ownerReferences") or []
+        ):
+            await kube.delete("batch/v1", "CronJob", ref.namespace, name)
+            changes.append(f"deleted CronJob {name} (spec.audit removed)")
+        return changes, status.get("lastAuditPrune"), None
+
+    if version is None:
+        return changes, status.get("lastAuditPrune"), None  # no app to call yet
+
+    desired = audit_cronjob(spec, ref, version)
+    if live is None or not contains(desired, live):
+        await kube.apply(desired)
+        changes.append(f"{'created' if live is None else 'updated'} CronJob {name}")
+
+    pruned = await last_prune(kube, ref, status.get("lastAuditPrune"))
+    gen = ref.generation
+    if pruned is None:
+        cond = condition(
+            AUDIT_CONDITION,
+            "Unknown",
+            "NotRunYet",
+            f"the first prune runs on schedule {spec.audit.schedule}",
+            gen,
+        )
+    elif pruned.get("succeeded"):
+        cond = condition(
+            AUDIT_CONDITION,
+            "True",
+            "Pruned",
+            f"last run {pruned.get('time')} deleted {pruned.get('deleted', 0)} rows "
+            f"older than {spec.audit.retention_days} days",
+            gen,
+        )
+    else:
+        cond = condition(
+            AUDIT_CONDITION,
+            "False",
+            "PruneFailed",
+            f"last run {pruned.get('time')} failed: {pruned.get('message', '')}",
+            gen,
+        )
+    return changes, pruned, cond

@@ -1,0 +1,71 @@
+"""The migration Job: restore if the database is missing, then ``kubarr migrate``.
+
+It mounts the same ReadWriteOnce volume as the StatefulSet, so it only ever
+runs while the StatefulSet is scaled to zero and its pod is gone: there is
+never a second writer. Its name is derived from the target version and the
+attempt number, so an operator that restarts in the middle finds the Job it
+created instead of starting a second migration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from .. import spec as s
+from ..meta import InstanceRef, labels, object_meta
+from . import litestream
+from .pod import data_volumes, migrate_container
+from .security import pod_security_context
+
+MIGRATION_COMPONENT = "migration"
+VERSION_ANNOTATION = "kubarr.io/target-version"
+
+
+def migration_job_name(ref: InstanceRef, version: str, attempt: int) -> str:
+    """``<name>-migrate-<version>-<attempt>``, within the 63 characters a Job
+    name may have (its pods get a label with the Job's name)."""
+    readable = re.sub(r"[^a-z0-9-]", "-", version.lower()).strip("-")[:20]
+    digest = hashlib.sha256(version.encode()).hexdigest()[:6]
+    return f"{ref.name[:24]}-migrate-{readable}-{digest}-{attempt}".replace("--", "-")
+
+
+def migration_job(
+    spec: s.KubarrInstanceSpec, ref: InstanceRef, version: str, attempt: int
+) -> dict[str, Any]:
+    image = f"{spec.image.repository}:{version}"
+    init_containers = []
+    if litestream.replicates(spec):
+        init_containers.append(litestream.restore_container(spec))
+    job_labels = labels(ref, MIGRATION_COMPONENT, version)
+    meta = object_meta(
+        ref,
+        migration_job_name(ref, version, attempt),
+        MIGRATION_COMPONENT,
+        version=version,
+    )
+    meta["annotations"] = {VERSION_ANNOTATION: version}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            # The operator decides about retries: a second pod of the same Job
+            # would hide the first failure's message.
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": spec.migration.active_deadline_seconds,
+            "template": {
+                "metadata": {"labels": job_labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "securityContext": pod_security_context(),
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "initContainers": init_containers,
+                    "containers": [migrate_container(spec, image)],
+                    "volumes": data_volumes(spec, ref),
+                },
+            },
+        },
+    }
