@@ -37,11 +37,16 @@ def kubectl_binary() -> str:
     return found or "kubectl"
 
 
-def kubectl(kubeconfig: Path, *args: str, input: str | None = None,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
+def kubectl(
+    kubeconfig: Path, *args: str, input: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [kubectl_binary(), f"--kubeconfig={kubeconfig}", *args],
-        input=input, capture_output=True, text=True, check=False, timeout=180,
+        input=input,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
     )
     if check and result.returncode != 0:
         sys.exit(f"kubectl {' '.join(args)} failed:\n{result.stderr.strip()}")
@@ -50,9 +55,16 @@ def kubectl(kubeconfig: Path, *args: str, input: str | None = None,
 
 def reachable(kubeconfig: str) -> bool:
     result = subprocess.run(
-        [kubectl_binary(), f"--kubeconfig={kubeconfig}", "version",
-         "--request-timeout=5s"],
-        capture_output=True, text=True, check=False, timeout=30,
+        [
+            kubectl_binary(),
+            f"--kubeconfig={kubeconfig}",
+            "version",
+            "--request-timeout=5s",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
     )
     return result.returncode == 0
 
@@ -74,19 +86,43 @@ def local_plane() -> ControlPlane:
 def bind_operator_user(admin: Path) -> None:
     """Bind the shipped ClusterRole and Role to the demo operator's identity."""
     bindings = [
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "kubarr-operator-demo-user"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                     "name": "kubarr-operator"},
-         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
-                       "name": OPERATOR_USER}]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": "kubarr-operator-demo-user",
-                      "namespace": "kubarr-system"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                     "name": "kubarr-operator-leader"},
-         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
-                       "name": OPERATOR_USER}]},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "kubarr-operator-demo-user"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "kubarr-operator",
+            },
+            "subjects": [
+                {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "User",
+                    "name": OPERATOR_USER,
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {
+                "name": "kubarr-operator-demo-user",
+                "namespace": "kubarr-system",
+            },
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "kubarr-operator-leader",
+            },
+            "subjects": [
+                {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "User",
+                    "name": OPERATOR_USER,
+                }
+            ],
+        },
     ]
     kubectl(admin, "apply", "-f", "-", input=yaml.safe_dump_all(bindings))
 
@@ -96,9 +132,17 @@ def start_operator(kubeconfig: Path) -> subprocess.Popen[bytes]:
     log = open(OPERATOR_LOG, "wb")  # noqa: SIM115 - lives as long as the operator
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     return subprocess.Popen(
-        [sys.executable, "-m", "kubarr_operator.main",
-         "--lease-namespace", "kubarr-system"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "kubarr_operator.main",
+            "--lease-namespace",
+            "kubarr-system",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -130,12 +174,28 @@ def demo(wait: bool) -> int:
         admin = plane.admin_kubeconfig
         operator_config = plane.user_kubeconfig(OPERATOR_USER)
 
-    kubectl(admin, "apply", "--server-side", "-f",
-            str(REPO / "crds" / "kubarr.io_kubarrinstances.yaml"))
-    kubectl(admin, "wait", "--for=condition=Established", "--timeout=60s",
-            "crd/kubarrinstances.kubarr.io")
-    kubectl(admin, "apply", "-f", str(REPO / "manifests" / "namespace.yaml"),
-            "-f", str(REPO / "manifests" / "rbac.yaml"))
+    kubectl(
+        admin,
+        "apply",
+        "--server-side",
+        "-f",
+        str(REPO / "crds" / "kubarr.io_kubarrinstances.yaml"),
+    )
+    kubectl(
+        admin,
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/kubarrinstances.kubarr.io",
+    )
+    kubectl(
+        admin,
+        "apply",
+        "-f",
+        str(REPO / "manifests" / "namespace.yaml"),
+        "-f",
+        str(REPO / "manifests" / "rbac.yaml"),
+    )
     if simulated:
         bind_operator_user(admin)
 
@@ -144,29 +204,58 @@ def demo(wait: bool) -> int:
     try:
         kubectl(admin, "create", "namespace", NAMESPACE, check=False)
         started = time.monotonic()
-        kubectl(admin, "-n", NAMESPACE, "apply", "-f",
-                str(REPO / "examples" / "minimal.yaml"))
-        waited = kubectl(admin, "-n", NAMESPACE, "wait", "--for=condition=Ready",
-                         "--timeout=120s", "kubarr/kubarr", check=False)
+        kubectl(
+            admin,
+            "-n",
+            NAMESPACE,
+            "apply",
+            "-f",
+            str(REPO / "examples" / "minimal.yaml"),
+        )
+        waited = kubectl(
+            admin,
+            "-n",
+            NAMESPACE,
+            "wait",
+            "--for=condition=Ready",
+            "--timeout=120s",
+            "kubarr/kubarr",
+            check=False,
+        )
         if waited.returncode != 0:
             print(waited.stderr, file=sys.stderr)
             print(OPERATOR_LOG.read_text()[-3000:], file=sys.stderr)
             return 1
-        print(f"\nKubarrInstance Ready {time.monotonic() - started:.1f} s after apply\n")
+        print(
+            f"\nKubarrInstance Ready {time.monotonic() - started:.1f} s after apply\n"
+        )
         print("$ kubectl get kubarr -n kubarr-demo -o wide")
         print(kubectl(admin, "-n", NAMESPACE, "get", "kubarr", "-o", "wide").stdout)
-        print("$ kubectl get statefulset,pod,service,pvc -n kubarr-demo "
-              "-l app.kubernetes.io/instance=kubarr")
-        print(kubectl(admin, "-n", NAMESPACE, "get", "statefulset,pod,service,pvc",
-                      "-l", "app.kubernetes.io/instance=kubarr").stdout)
+        print(
+            "$ kubectl get statefulset,pod,service,pvc -n kubarr-demo "
+            "-l app.kubernetes.io/instance=kubarr"
+        )
+        print(
+            kubectl(
+                admin,
+                "-n",
+                NAMESPACE,
+                "get",
+                "statefulset,pod,service,pvc",
+                "-l",
+                "app.kubernetes.io/instance=kubarr",
+            ).stdout
+        )
         if simulated:
             print("Note: this is the local control plane. KWOK simulates the kubelet:")
             print("the pod is reported Running and Ready but no container runs, and")
             print("the volume claim stays Pending (there is no storage provisioner).")
             print(f"Try it yourself:  export KUBECONFIG={admin}")
         if wait and sys.stdin.isatty():
-            print("\nThe operator keeps running; press Ctrl-C to stop it. "
-                  "`make demo-down` removes the control plane.")
+            print(
+                "\nThe operator keeps running; press Ctrl-C to stop it. "
+                "`make demo-down` removes the control plane."
+            )
             try:
                 operator.wait()
             except KeyboardInterrupt:
@@ -179,8 +268,11 @@ def demo(wait: bool) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Run the Kubarr operator demo.")
     parser.add_argument("--down", action="store_true", help="stop and clean up")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="stop the operator right after showing the result")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="stop the operator right after showing the result",
+    )
     args = parser.parse_args()
     if args.down:
         return down()

@@ -116,4 +116,3 @@ async def job_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.event("batch", "v1", "cronjobs", labels=MANAGED)
 async def cronjob_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     await _child_event(event, memo)
-

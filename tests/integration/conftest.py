@@ -23,7 +23,12 @@ from kube_support import (
 def cluster(control_plane: Any, kubectl: Any) -> Cluster:
     """The control plane with the CRD, the operator's namespace and its RBAC
     installed, and the RBAC bound to the test identity of the operator."""
-    result = kubectl("apply", "--server-side", "-f", str(REPO / "crds" / "kubarr.io_kubarrinstances.yaml"))
+    result = kubectl(
+        "apply",
+        "--server-side",
+        "-f",
+        str(REPO / "crds" / "kubarr.io_kubarrinstances.yaml"),
+    )
     assert result.returncode == 0, result.stderr
     wait_for(
         lambda: kubectl("get", "kubarr", "-A").returncode == 0,

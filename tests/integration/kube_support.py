@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -153,6 +155,8 @@ class OperatorProcess:
         env = {
             **os.environ,
             "KUBECONFIG": str(kubeconfig),
+            # Failed migrations are retried after seconds, not minutes.
+            "KUBARR_MIGRATION_RETRY_SECONDS": "3",
             "PYTHONPATH": str(REPO / "operator"),
         }
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
@@ -215,3 +219,73 @@ class OperatorManager:
             assert process.process.poll() is None, process.log()
             self.current = process
         return self.current
+
+
+class Watch:
+    """Records every version of some kinds of object the API server reports, by
+    running one ``kubectl get -w`` per kind in the background. The record is
+    ordered by resourceVersion, so the watches merge into the API's own
+    history."""
+
+    def __init__(self, kubeconfig: Path, namespace: str, *kinds: str) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent))
+        self.processes = [
+            subprocess.Popen(
+                [
+                    kubectl or "kubectl",
+                    f"--kubeconfig={kubeconfig}",
+                    "-n",
+                    namespace,
+                    "get",
+                    kind,
+                    "--watch",
+                    "--output-watch-events",
+                    "-o",
+                    "json",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            for kind in kinds
+        ]
+        self._threads = [
+            threading.Thread(target=self._read, args=(p,), daemon=True)
+            for p in self.processes
+        ]
+        for thread in self._threads:
+            thread.start()
+        time.sleep(1)  # let the watches open before the test acts
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        decoder = json.JSONDecoder()
+        buffer = ""
+        for chunk in iter(process.stdout.readline, ""):
+            buffer += chunk
+            while True:
+                stripped = buffer.lstrip()
+                if not stripped:
+                    buffer = ""
+                    break
+                try:
+                    event, end = decoder.raw_decode(stripped)
+                except json.JSONDecodeError:
+                    break
+                buffer = stripped[end:]
+                with self._lock:
+                    self.events.append(event)
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every object version seen, oldest first by resourceVersion."""
+        with self._lock:
+            objects = [e["object"] for e in self.events if "object" in e]
+        return sorted(objects, key=lambda o: int(o["metadata"]["resourceVersion"]))
+
+    def stop(self) -> None:
+        time.sleep(1)  # let the last events arrive
+        for process in self.processes:
+            process.terminate()
+            process.wait(10)

@@ -7,9 +7,8 @@ from typing import Any
 import yaml
 from kubarr_operator import spec as s
 from kubarr_operator.builders import base_children
-from kubarr_operator.builders.statefulset import statefulset
 from kubarr_operator.builders.litestream import render_config
-from kubarr_operator.builders.statefulset import TERMINATION_GRACE_SECONDS
+from kubarr_operator.builders.statefulset import TERMINATION_GRACE_SECONDS, statefulset
 from kubarr_operator.meta import InstanceRef
 
 REF = InstanceRef(namespace="home", name="kubarr", uid="uid-1", generation=3)
