@@ -75,7 +75,7 @@ def local_plane() -> ControlPlane:
     if components and all(components.values()):
         print(f"using the running local control plane in {DEFAULT_STATE_DIR}")
         return plane
-    print("building the local control plane (first time: about 8 minutes)...")
+    print("building the local control plane if not cached (first time: ~8 min)")
     build()
     plane.stop()  # leftovers of a half-stopped earlier demo
     plane.start()
@@ -232,7 +232,7 @@ def demo(wait: bool) -> int:
         print("$ kubectl get kubarr -n kubarr-demo -o wide")
         print(kubectl(admin, "-n", NAMESPACE, "get", "kubarr", "-o", "wide").stdout)
         print(
-            "$ kubectl get statefulset,pod,service,pvc -n kubarr-demo "
+            "$ kubectl get statefulset,job,pod,service,pvc -n kubarr-demo "
             "-l app.kubernetes.io/instance=kubarr"
         )
         print(
@@ -241,7 +241,7 @@ def demo(wait: bool) -> int:
                 "-n",
                 NAMESPACE,
                 "get",
-                "statefulset,pod,service,pvc",
+                "statefulset,job,pod,service,pvc",
                 "-l",
                 "app.kubernetes.io/instance=kubarr",
             ).stdout
