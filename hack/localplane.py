@@ -477,6 +477,21 @@ spec:
       conditions:
         - {type: ContainersReady, status: "False", lastTransitionTime: {{ $now }}}
         - {type: Ready, status: "False", lastTransitionTime: {{ $now }}}
+      initContainerStatuses:
+        {{ range .spec.initContainers }}
+        - name: {{ .name | Quote }}
+          image: {{ .image | Quote }}
+          restartCount: 0
+          ready: false
+          started: false
+          state:
+            terminated:
+              exitCode: 0
+              reason: Completed
+              message: @INIT_MESSAGE@
+              startedAt: {{ $now }}
+              finishedAt: {{ $now }}
+        {{ end }}
       containerStatuses:
         {{ range .spec.containers }}
         - name: {{ .name | Quote }}
@@ -516,10 +531,15 @@ spec:
 
 
 # What a finished Job pod reports as its termination message, the way a
-# kubelet reports the last words of a real container. The success message has
-# the shape of the app's audit prune result, so the operator's reading of it is
-# exercised; the failure message stands in for the tail of a failed migration.
-SUCCESS_MESSAGE = """'{"deleted": 7, "retention_days": 90, "duration_seconds": 0.01}'"""
+# kubelet reports the last words of a real container. One success message for
+# every Job: it carries the fields of both the app's audit prune result and of
+# `kubarr verify-db`, so the operator's reading of each is exercised; the
+# failure message stands in for the tail of a failed migration.
+SUCCESS_MESSAGE = (
+    """'{"deleted": 7, "retention_days": 90, "duration_seconds": 0.01, """
+    """"ok": true, "database": "present", "integrity": "ok", """
+    """"rows": {"user": 2, "audit_log": 5}}'"""
+)
 FAIL_MESSAGE = "'simulated failure (KWOK): migration step raised an error'"
 
 
@@ -534,6 +554,7 @@ def _job_pod_finish_stage(name: str, fail: bool) -> str:
         "@ANNOTATION@": SIMULATE_ANNOTATION,
         "@FAILS@": "true" if fail else "false",
         "@MESSAGE@": FAIL_MESSAGE if fail else SUCCESS_MESSAGE,
+        "@INIT_MESSAGE@": SUCCESS_MESSAGE,
         "@PHASE@": "Failed" if fail else "Succeeded",
         "@CODE@": "1" if fail else "0",
         "@REASON@": "Error" if fail else "Completed",

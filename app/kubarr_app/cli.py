@@ -1,4 +1,5 @@
-"""The ``kubarr`` command: ``serve``, ``migrate`` and ``operator``.
+"""The ``kubarr`` command: ``serve``, ``migrate``, ``audit-prune``,
+``import-postgres`` and ``operator``.
 
 Imports are deferred to the subcommand that needs them, so ``kubarr migrate``
 in the migration Job does not load the web stack, and ``kubarr operator``
@@ -39,6 +40,67 @@ def _parser() -> argparse.ArgumentParser:
         "--downgrade",
         action="store_true",
         help="go down to --to (a revision or 'base') instead of up",
+    )
+
+    prune = commands.add_parser(
+        "audit-prune",
+        help="ask the running app to delete audit entries past the retention",
+    )
+    prune.add_argument(
+        "--url", required=True, help="the app's base URL, e.g. http://kubarr:8000"
+    )
+    prune.add_argument(
+        "--retention-days",
+        type=int,
+        metavar="N",
+        help="keep N days (default: the app's KUBARR_AUDIT_RETENTION_DAYS)",
+    )
+    prune.add_argument(
+        "--token-file",
+        metavar="F",
+        help="file holding the admin token (default KUBARR_ADMIN_TOKEN, then "
+        "KUBARR_ADMIN_TOKEN_FILE)",
+    )
+    prune.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for the app's answer (default 300)",
+    )
+
+    pg_import = commands.add_parser(
+        "import-postgres",
+        help="copy a Kubarr PostgreSQL database into a new SQLite file, verified",
+    )
+    pg_import.add_argument(
+        "--from",
+        dest="source",
+        metavar="URL",
+        help="postgresql://USER:PASSWORD@HOST:PORT/NAME (schema at head); default "
+        "KUBARR_IMPORT_FROM_URL, which keeps the password out of the command line",
+    )
+    pg_import.add_argument(
+        "--to", dest="target", required=True, metavar="URL", help="sqlite:///PATH"
+    )
+    pg_import.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a target file that already holds data",
+    )
+    pg_import.add_argument(
+        "--if-target-missing",
+        action="store_true",
+        help="do nothing (exit 0) when the target already holds a database: "
+        "a retried bootstrap Job never imports twice",
+    )
+
+    verify = commands.add_parser(
+        "verify-db",
+        help="integrity check and row counts of a SQLite database (read-only)",
+    )
+    verify.add_argument(
+        "--path", help="the database file (default: the DATABASE_URL's file)"
     )
 
     commands.add_parser(
@@ -127,6 +189,31 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(settings)
 
 
+def _audit_prune(args: argparse.Namespace) -> int:
+    from kubarr_app.prune_client import run
+
+    return run(args.url, args.retention_days, args.token_file, args.timeout)
+
+
+def _import_postgres(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kubarr_app.db import parse_database_url
+    from kubarr_app.pgimport import run
+
+    source = args.source or os.environ.get("KUBARR_IMPORT_FROM_URL")
+    if not source:
+        _error("import-postgres needs --from URL or KUBARR_IMPORT_FROM_URL")
+        return EXIT_CONFIG
+    if args.if_target_missing:
+        database = parse_database_url(args.target).database
+        target = Path(database) if database else None
+        if target is not None and target.exists() and target.stat().st_size > 0:
+            print(f"{target} already holds a database; nothing imported", flush=True)
+            return EXIT_OK
+    return run(source, args.target, force=args.force)
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
@@ -145,6 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             return _migrate(args)
+        if args.command == "audit-prune":
+            return _audit_prune(args)
+        if args.command == "import-postgres":
+            return _import_postgres(args)
+        if args.command == "verify-db":
+            from kubarr_app.verify import run as verify_db
+
+            return verify_db(args.path)
         return _serve(args)
     except ConfigError as exc:
         _error(f"configuration error: {exc}")

@@ -7,7 +7,6 @@ it needs neither the pod's logs nor a way into the app.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -18,8 +17,8 @@ from .builders.secrets import ROTATE_ANNOTATION, ROTATED_FOR, admin_token_secret
 from .conditions import condition
 from .drift import contains
 from .kube import Kube
-from .lifecycle import job_outcome, termination_message
 from .meta import InstanceRef
+from .runs import last_finished_run
 
 log = logging.getLogger(__name__)
 
@@ -45,60 +44,23 @@ async def ensure_admin_token(
     return []
 
 
-def _finish_time(job: dict[str, Any]) -> str:
-    status = job.get("status") or {}
-    for item in status.get("conditions") or []:
-        if item.get("status") == "True" and item.get("type") in ("Complete", "Failed"):
-            return str(item.get("lastTransitionTime") or "")
-    return str(status.get("completionTime") or "")
-
-
-def parse_prune_result(message: str) -> dict[str, Any]:
-    """The JSON line ``kubarr audit-prune`` leaves as its termination message."""
-    for line in reversed(message.splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                found = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(found, dict):
-                return found
-    return {}
-
-
 async def last_prune(
     kube: Kube, ref: InstanceRef, previous: dict[str, Any] | None
 ) -> dict[str, Any] | None:
     """The newest finished prune run, as ``status.lastAuditPrune``."""
-    selector = (
-        f"app.kubernetes.io/instance={ref.name},"
-        f"app.kubernetes.io/component={PRUNE_COMPONENT}"
+    run = await last_finished_run(
+        kube, ref, PRUNE_COMPONENT, (previous or {}).get("job")
     )
-    jobs = await kube.list("batch/v1", "Job", ref.namespace, selector)
-    finished = [j for j in jobs if job_outcome(j) in ("Succeeded", "Failed")]
-    if not finished:
+    if run is None:
         return previous
-    newest = max(finished, key=_finish_time)
-    name = newest["metadata"]["name"]
-    if previous and previous.get("job") == name:
-        return previous
-
-    pods = await kube.list("v1", "Pod", ref.namespace, f"job-name={name}")
-    message = termination_message(pods)
-    result = parse_prune_result(message)
-    succeeded = job_outcome(newest) == "Succeeded" and "error" not in result
-    record: dict[str, Any] = {
-        "job": name,
-        "time": _finish_time(newest),
-        "succeeded": succeeded,
-    }
-    if isinstance(result.get("deleted"), int):
-        record["deleted"] = result["deleted"]
+    succeeded = run.succeeded and "error" not in run.result
+    record: dict[str, Any] = {"job": run.job, "time": run.time, "succeeded": succeeded}
+    if isinstance(run.result.get("deleted"), int):
+        record["deleted"] = run.result["deleted"]
     if not succeeded:
-        record["message"] = str(result.get("error") or message or "the job failed")[
-            :1000
-        ]
+        record["message"] = str(
+            run.result.get("error") or run.message or "the job failed"
+        )[:1000]
     return record
 
 

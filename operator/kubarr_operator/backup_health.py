@@ -163,6 +163,8 @@ def check_s3(
             aws_secret_access_key=secret_access_key,
             config=config,
         )
+        # Limitation: listing proves reachability and read access only; a key
+        # that may list but not write passes, and Litestream then fails.
         folder = prefix.strip("/")
         client.list_objects_v2(
             Bucket=bucket, Prefix=f"{folder}/" if folder else "", MaxKeys=1

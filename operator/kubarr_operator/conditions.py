@@ -52,6 +52,8 @@ class Observation:
     rollout: Rollout | None = None
     extra_conditions: list[dict[str, Any]] = field(default_factory=list)
     last_audit_prune: dict[str, Any] | None = None
+    last_restore_drill: dict[str, Any] | None = None
+    bootstrap: dict[str, Any] | None = None
 
 
 def condition(
@@ -309,9 +311,17 @@ def compute_status(obs: Observation, old: dict[str, Any]) -> dict[str, Any]:
         status["targetVersion"] = old["targetVersion"]
     if migration:
         status["migration"] = migration
-    pruned = obs.last_audit_prune if rollout is not None else old.get("lastAuditPrune")
-    if pruned is not None:
-        status["lastAuditPrune"] = pruned
+    carried = {
+        "lastAuditPrune": obs.last_audit_prune,
+        "lastRestoreDrill": obs.last_restore_drill,
+        "bootstrap": obs.bootstrap,
+    }
+    for key, value in carried.items():
+        # Without a rollout (stalled, suspended) nothing was observed: keep
+        # what the status already says.
+        value = value if rollout is not None else old.get(key)
+        if value:
+            status[key] = {k: v for k, v in value.items() if v is not None}
     return status
 
 

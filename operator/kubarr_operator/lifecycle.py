@@ -21,13 +21,19 @@ leaving the instance at zero replicas.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import spec as s
-from .builders.jobs import MIGRATION_COMPONENT, migration_job, migration_job_name
+from .builders.jobs import (
+    MIGRATION_COMPONENT,
+    BootstrapPlan,
+    migration_job,
+    migration_job_name,
+)
 from .builders.statefulset import statefulset
 from .conditions import now
 from .drift import contains
@@ -81,23 +87,56 @@ def job_outcome(job: dict[str, Any] | None) -> str:
     return "Running"
 
 
-def termination_message(pods: list[dict[str, Any]]) -> str:
-    """The last words of a finished pod's containers (the tail of the log on
-    failure), for status and events."""
-    messages = []
+def termination_message(pods: list[dict[str, Any]], only: str | None = None) -> str:
+    """The last words of a finished pod's containers, init containers first
+    (the tail of the log on failure), for status and events; ``only`` picks
+    one container by name."""
+    finished = []
     for pod in pods:
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
-        for container in statuses:
-            terminated = (container.get("state") or {}).get("terminated") or {}
-            text = (terminated.get("message") or "").strip()
-            if text:
-                messages.append(text)
-            elif terminated.get("exitCode"):
-                messages.append(
-                    f"container {container.get('name')} exited with code "
-                    f"{terminated['exitCode']} ({terminated.get('reason', 'Error')})"
-                )
+        status = pod.get("status") or {}
+        for container in (status.get("initContainerStatuses") or []) + (
+            status.get("containerStatuses") or []
+        ):
+            if only is None or container.get("name") == only:
+                finished.append(container)
+    failed = [
+        c
+        for c in finished
+        if ((c.get("state") or {}).get("terminated") or {}).get("exitCode")
+    ]
+    messages = []
+    # When something failed, only the failures explain what happened.
+    for container in failed or finished:
+        terminated = (container.get("state") or {}).get("terminated") or {}
+        text = (terminated.get("message") or "").strip()
+        if text:
+            messages.append(text)
+        elif terminated.get("exitCode"):
+            messages.append(
+                f"container {container.get('name')} exited with code "
+                f"{terminated['exitCode']} ({terminated.get('reason', 'Error')})"
+            )
     return "\n".join(messages)[-2000:]
+
+
+def parse_verification(message: str) -> str | None:
+    """A one-line summary of ``kubarr verify-db``'s JSON result."""
+    for line in reversed(message.splitlines()):
+        try:
+            result = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(result, dict):
+            continue
+        if result.get("database") == "missing":
+            return "no database yet (fresh install)"
+        rows = result.get("rows") or {}
+        total = sum(v for v in rows.values() if isinstance(v, int))
+        return (
+            f"integrity {result.get('integrity', 'unknown')}, {total} rows in "
+            f"{len(rows)} tables"
+        )
+    return None
 
 
 async def _apply_if_differs(
@@ -136,6 +175,7 @@ async def advance(
     spec: s.KubarrInstanceSpec,
     status: dict[str, Any],
     secrets_version: str,
+    bootstrap: BootstrapPlan | None = None,
 ) -> Rollout:
     """Take the next safe step towards running ``spec.image.tag``."""
     target = spec.image.tag
@@ -170,7 +210,7 @@ async def advance(
         return result
 
     return await _migrate(
-        kube, ref, spec, status, record, live, secrets_version, result
+        kube, ref, spec, status, record, live, secrets_version, result, bootstrap
     )
 
 
@@ -199,6 +239,7 @@ async def _migrate(
     live: dict[str, Any] | None,
     secrets_version: str,
     result: Rollout,
+    bootstrap: BootstrapPlan | None,
 ) -> Rollout:
     target = spec.image.tag
     current = status.get("version")
@@ -257,7 +298,8 @@ async def _migrate(
 
     # Step 2: the migration Job.
     if job is None:
-        job = await kube.create(migration_job(spec, ref, target, attempts + 1))
+        plan = bootstrap if current is None else None
+        job = await kube.create(migration_job(spec, ref, target, attempts + 1, plan))
         result.changes.append(f"created Job {job_name} (migrate to {target})")
         record.update(state="Running", job=job_name, startedAt=now())
     record.setdefault("startedAt", now())
@@ -275,7 +317,10 @@ async def _migrate(
     record.update(finishedAt=record.get("finishedAt") or now(), attempts=attempts + 1)
 
     if outcome == "Succeeded":
-        record.update(state="Succeeded", message=message[-500:] or None)
+        verified = parse_verification(termination_message(pods, only="verify"))
+        record.update(
+            state="Succeeded", message=message[-500:] or None, verification=verified
+        )
         record.pop("retryAfter", None)
         result.migration = record
         result.version = target

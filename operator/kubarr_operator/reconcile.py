@@ -23,9 +23,11 @@ from . import conditions, lifecycle
 from . import spec as s
 from .audit import ensure_admin_token, reconcile_audit
 from .builders import base_children
+from .builders.jobs import BootstrapPlan
 from .builders.litestream import replica_location, replicates
 from .conditions import Observation, Problem
 from .drift import contains, first_difference
+from .drill import reconcile_drill
 from .kube import ApiError, Kube
 from .meta import InstanceRef
 from .volume import grow_claim
@@ -121,12 +123,15 @@ def claim_problem(desired: dict[str, Any], live: dict[str, Any]) -> Problem | No
 
 
 async def apply_base_children(
-    kube: Kube, ref: InstanceRef, spec: s.KubarrInstanceSpec
+    kube: Kube,
+    ref: InstanceRef,
+    spec: s.KubarrInstanceSpec,
+    restore_source: tuple[s.S3Target, str] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]], Problem | None]:
     """Apply the claim, config and Services where they are missing or differ.
     Returns the changes made, extra conditions (volume growth) and a problem
     that blocks everything (found before the first write)."""
-    children = base_children(spec, ref)
+    children = base_children(spec, ref, restore_source)
     live = []
     for child in children:
         meta = child["metadata"]
@@ -159,7 +164,7 @@ async def apply_base_children(
             await kube.apply(child)
             changes.append(f"updated {label} ({where[1:] if where else 'drift'})")
 
-    if not replicates(spec):
+    if not replicates(spec) and restore_source is None:
         removed = await _delete_owned(
             kube, ref, "v1", "ConfigMap", ref.litestream_config
         )
@@ -181,8 +186,135 @@ async def _delete_owned(
     return await kube.delete(api_version, kind, ref.namespace, name)
 
 
+def replica_key(spec: s.KubarrInstanceSpec, ref: InstanceRef) -> str | None:
+    """Where this instance's replica lives, as a comparable string."""
+    if not replicates(spec):
+        return None
+    if spec.backup.s3:
+        endpoint = (spec.backup.s3.endpoint or "aws").rstrip("/").lower()
+        path = spec.replica_path(ref.namespace, ref.name)
+        return f"{endpoint}|{spec.backup.s3.bucket}|{path}"
+    assert spec.backup.file is not None
+    claim = spec.backup.file.volume.persistent_volume_claim.claim_name
+    return f"file|{ref.namespace}|{claim}|{spec.backup.file.path.rstrip('/')}"
+
+
+def replica_conflict(
+    body: dict[str, Any], spec: s.KubarrInstanceSpec, peers: list[dict[str, Any]]
+) -> Problem | None:
+    """Two instances replicating to one place corrupt the replica: the older
+    instance keeps it, the newer one is refused."""
+    ref = InstanceRef.from_body(body)
+    mine = replica_key(spec, ref)
+    if mine is None:
+        return None
+
+    def age(item: dict[str, Any]) -> tuple[str, str, str]:
+        meta = item["metadata"]
+        return (meta.get("creationTimestamp", ""), meta["namespace"], meta["name"])
+
+    for peer in sorted(peers, key=age):
+        if peer["metadata"].get("uid") == ref.uid:
+            return None  # we are the oldest user of this replica
+        if peer["metadata"].get("deletionTimestamp"):
+            continue
+        parsed = parse_spec(peer.get("spec"))
+        if isinstance(parsed, Problem):
+            continue
+        if replica_key(parsed, InstanceRef.from_body(peer)) == mine:
+            other = f"{peer['metadata']['namespace']}/{peer['metadata']['name']}"
+            return Problem(
+                "ReplicaInUse",
+                f"{replica_location(spec, ref)} is already the replica of {other}: "
+                "two writers corrupt a replica. Give this instance its own "
+                "spec.backup.s3.path (or file path)",
+            )
+    return None
+
+
+async def bootstrap_plan(
+    kube: Kube, ref: InstanceRef, spec: s.KubarrInstanceSpec, status: dict[str, Any]
+) -> tuple[BootstrapPlan | None, dict[str, Any] | None, Problem | None]:
+    """Where a new instance's data comes from, while it has never been migrated."""
+    if spec.bootstrap is None or status.get("version"):
+        return None, None, None
+    if spec.bootstrap.from_postgres is not None:
+        source = spec.bootstrap.from_postgres.url_secret_ref
+        secret = await kube.secret_keys(ref.namespace, source.name)
+        if secret is None or source.key not in secret.keys:
+            return (
+                None,
+                None,
+                Problem(
+                    "SecretNotFound",
+                    f"spec.bootstrap.fromPostgres names Secret {ref.namespace}/"
+                    f"{source.name} key {source.key}, which does not exist: create it "
+                    "with the postgresql:// URL",
+                ),
+            )
+        origin = {"method": "postgres", "source": f"Secret {source.name}/{source.key}"}
+        return BootstrapPlan(postgres=source), origin, None
+
+    restore = spec.bootstrap.restore
+    assert restore is not None
+    if restore.from_instance:
+        body = await kube.get(
+            f"{s.GROUP}/{s.VERSION}", s.KIND, ref.namespace, restore.from_instance
+        )
+        parsed = parse_spec(body.get("spec")) if body else None
+        if (
+            body is None
+            or not isinstance(parsed, s.KubarrInstanceSpec)
+            or not (parsed.backup.s3)
+        ):
+            return (
+                None,
+                None,
+                Problem(
+                    "RestoreSourceNotFound",
+                    "spec.bootstrap.restore.fromInstance names "
+                    f"{restore.from_instance}, which is not a KubarrInstance with "
+                    "an S3 replica in "
+                    f"{ref.namespace}: name one, or give spec.bootstrap.restore.s3",
+                ),
+            )
+        target = parsed.backup.s3
+        path = parsed.replica_path(ref.namespace, restore.from_instance)
+        method = "clone"
+    else:
+        assert restore.s3 is not None
+        target = restore.s3
+        path = spec.replica_path(ref.namespace, ref.name)
+        path = (restore.s3.path or path).strip("/")
+        method = "restore"
+    assert target.credentials_secret_ref is not None
+    creds = target.credentials_secret_ref
+    secret = await kube.secret_keys(ref.namespace, creds.name)
+    if secret is None:
+        return (
+            None,
+            None,
+            Problem(
+                "SecretNotFound",
+                f"Secret {ref.namespace}/{creds.name} with the restore source's keys "
+                "does not exist: create it",
+            ),
+        )
+    record: dict[str, Any] = {
+        "method": method,
+        "source": f"s3://{target.bucket}/{path}",
+        "timestamp": restore.timestamp,
+    }
+    plan = BootstrapPlan(restore_from=(target, path), timestamp=restore.timestamp)
+    return plan, record, None
+
+
 async def converge(
-    kube: Kube, body: dict[str, Any], ref: InstanceRef, spec: s.KubarrInstanceSpec
+    kube: Kube,
+    body: dict[str, Any],
+    ref: InstanceRef,
+    spec: s.KubarrInstanceSpec,
+    peers: list[dict[str, Any]],
 ) -> tuple[Observation, list[str], list[tuple[str, str]]]:
     """All the writes of one reconcile, in a safe order; what was observed."""
     old_status = body.get("status") or {}
@@ -196,22 +328,48 @@ async def converge(
     if spec.suspend:
         return replace(observation, suspended=True), [], []
 
+    problem = replica_conflict(body, spec, peers)
+    if problem is not None:
+        return replace(observation, problem=problem), [], []
     secrets_version, problem = await check_references(kube, spec, ref.namespace)
     if problem is not None:
         return replace(observation, problem=problem), [], []
-    changes, extra, problem = await apply_base_children(kube, ref, spec)
+    plan, bootstrap, problem = await bootstrap_plan(kube, ref, spec, old_status)
+    if problem is not None:
+        return replace(observation, problem=problem), [], []
+    changes, extra, problem = await apply_base_children(
+        kube, ref, spec, plan.restore_from if plan else None
+    )
     if problem is not None:
         return replace(observation, problem=problem), changes, []
     changes += await ensure_admin_token(kube, ref, body)
 
-    rollout = await lifecycle.advance(kube, ref, spec, old_status, secrets_version)
+    rollout = await lifecycle.advance(
+        kube, ref, spec, old_status, secrets_version, plan
+    )
     changes += rollout.changes
     audit_changes, pruned, audit_condition = await reconcile_audit(
         kube, ref, spec, rollout.version, old_status
     )
-    changes += audit_changes
-    if audit_condition:
-        extra.append(audit_condition)
+    drill_changes, drill, drill_condition = await reconcile_drill(
+        kube, ref, spec, rollout.version, old_status
+    )
+    changes += audit_changes + drill_changes
+    extra += [c for c in (audit_condition, drill_condition) if c]
+
+    bootstrap = bootstrap or old_status.get("bootstrap")
+    migration = rollout.migration or {}
+    if (
+        bootstrap
+        and not bootstrap.get("completedAt")
+        and rollout.version
+        and (migration.get("state") == "Succeeded")
+    ):
+        bootstrap = {
+            **bootstrap,
+            "completedAt": migration.get("finishedAt"),
+            "verification": migration.get("verification"),
+        }
 
     observation = replace(
         observation,
@@ -219,12 +377,18 @@ async def converge(
         rollout=rollout,
         extra_conditions=extra,
         last_audit_prune=pruned,
+        last_restore_drill=drill,
+        bootstrap=bootstrap,
     )
     return observation, changes, rollout.warnings
 
 
-async def reconcile(kube: Kube, body: dict[str, Any]) -> Result:
-    """Bring one instance's children to its spec and write its status."""
+async def reconcile(
+    kube: Kube, body: dict[str, Any], peers: list[dict[str, Any]] | None = None
+) -> Result:
+    """Bring one instance's children to its spec and write its status.
+    ``peers`` are the other instances the operator knows, to refuse a second
+    writer of one replica."""
     ref = InstanceRef.from_body(body)
     old_status = body.get("status") or {}
     parsed = parse_spec(body.get("spec"))
@@ -241,7 +405,9 @@ async def reconcile(kube: Kube, body: dict[str, Any]) -> Result:
             problem=parsed,
         )
     else:
-        observation, changes, warnings = await converge(kube, body, ref, parsed)
+        observation, changes, warnings = await converge(
+            kube, body, ref, parsed, peers or []
+        )
 
     status = conditions.compute_status(observation, old_status)
     problem = observation.problem

@@ -65,7 +65,7 @@ class Runtime:
             return None  # children go with it through their owner references
         started_at = body["metadata"].get("resourceVersion")
 
-        result = await reconcile(self.kube, body)
+        result = await reconcile(self.kube, body, list(self.instances.values()))
 
         current = self.instances.get(key)  # type: ignore[call-overload]
         if (

@@ -330,6 +330,20 @@ class LitestreamImage(Model):
 
 
 class Litestream(Model):
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.image) || !has(self.image.tag) || !has(self.version) "
+                "|| !self.image.tag.matches('^v?[0-9]') "
+                "|| self.image.tag.startsWith(self.version + '.') "
+                "|| self.image.tag.startsWith('v' + self.version + '.')",
+                "spec.backup.litestream.version must be the major.minor of "
+                "spec.backup.litestream.image.tag: a 0.5 config read by a 0.3 "
+                "binary replicates nothing",
+            )
+        )
+    )
+
     image: LitestreamImage = Field(default_factory=LitestreamImage)
     version: LitestreamVersion = Field(
         LitestreamVersion.V0_5,
@@ -351,6 +365,34 @@ class Litestream(Model):
         "How long snapshots and WAL are kept in the replica.",
     )
 
+    @model_validator(mode="after")
+    def _version_matches_image(self) -> Litestream:
+        tag = self.image.tag.removeprefix("v")
+        if tag[:1].isdigit() and not tag.startswith(f"{self.version}."):
+            raise ValueError(
+                f"version {self.version} does not match image tag {self.image.tag}"
+            )
+        return self
+
+
+class Recovery(StrEnum):
+    AUTOMATIC = "Automatic"
+    MANUAL = "Manual"
+
+
+class RestoreDrill(Model):
+    schedule: str = Field(
+        "43 4 * * 0",
+        max_length=128,
+        json_schema_extra=validations(
+            cel(
+                f"self.matches('{CRON_PATTERN}')",
+                "spec.backup.drill.schedule must be a cron schedule with five "
+                "fields such as '43 4 * * 0', or a macro such as @weekly",
+            )
+        ),
+    )
+
 
 class Backup(Model):
     model_config = ConfigDict(
@@ -365,11 +407,101 @@ class Backup(Model):
     s3: S3Target | None = None
     file: FileTarget | None = None
     litestream: Litestream = Field(default_factory=Litestream)
+    recovery: Recovery = Field(
+        Recovery.AUTOMATIC,
+        description="Automatic restores a missing database from the replica "
+        "before start; Manual refuses to start (Stalled) when the volume is new "
+        "but the replica holds data, so a person decides.",
+    )
+    drill: RestoreDrill | None = Field(
+        None,
+        description="A scheduled restore of the latest replica into scratch "
+        "space, checked with PRAGMA integrity_check; the result lands in status.",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> Backup:
         if self.s3 is not None and self.file is not None:
             raise ValueError("set s3 or file, not both")
+        return self
+
+
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+class RestoreSource(Model):
+    """Where a new instance's database comes from: another instance's replica
+    (a clone), or an S3 replica named directly; optionally as of a moment."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.fromInstance) != has(self.s3)",
+                "spec.bootstrap.restore needs exactly one of fromInstance or s3",
+            )
+        )
+    )
+
+    from_instance: str | None = Field(
+        None,
+        description="A KubarrInstance in the same namespace whose S3 replica "
+        "is restored (a clone).",
+        max_length=253,
+        pattern=NAME_PATTERN,
+    )
+    s3: S3Target | None = Field(None, description="An S3 replica to restore from.")
+    timestamp: str | None = Field(
+        None,
+        description="Restore the state as of this RFC 3339 time (point in time).",
+        max_length=40,
+        json_schema_extra=validations(
+            cel(
+                f"self.matches('{RFC3339_PATTERN}')",
+                "spec.bootstrap.restore.timestamp must be an RFC 3339 time such "
+                "as 2026-12-04T10:00:00Z",
+            )
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RestoreSource:
+        if (self.from_instance is None) == (self.s3 is None):
+            raise ValueError("set exactly one of fromInstance or s3")
+        return self
+
+
+class PostgresSource(Model):
+    url_secret_ref: SecretKeyRef = Field(
+        ..., description="Secret key holding the postgresql:// URL to import."
+    )
+
+
+class Bootstrap(Model):
+    """How the database of a new instance is made; applies to the first start only."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!(has(self.restore) && has(self.fromPostgres))",
+                "spec.bootstrap may set restore or fromPostgres, not both",
+            )
+        )
+    )
+
+    restore: RestoreSource | None = None
+    from_postgres: PostgresSource | None = Field(
+        None,
+        description="Import the data of an existing PostgreSQL Kubarr database "
+        "once, before the first start.",
+    )
+
+    @model_validator(mode="after")
+    def _one_method(self) -> Bootstrap:
+        if self.restore is not None and self.from_postgres is not None:
+            raise ValueError("set restore or fromPostgres, not both")
         return self
 
 
@@ -479,6 +611,17 @@ class KubarrInstanceSpec(Model):
     resources: Resources = Field(default_factory=Resources)
     service: Service = Field(default_factory=Service)
     migration: Migration = Field(default_factory=Migration)
+    bootstrap: Bootstrap | None = Field(
+        None,
+        description="Where a new instance's data comes from (a replica, a "
+        "point in time, another instance, PostgreSQL). Fixed once set.",
+        json_schema_extra=validations(
+            cel(
+                "self == oldSelf",
+                "spec.bootstrap cannot change after the instance is created",
+            )
+        ),
+    )
     hibernate: bool = Field(
         False,
         description="Stop the pod (Litestream syncs a last time) and keep the "
@@ -541,6 +684,27 @@ class MigrationStatus(Model):
         None, description="From fencing to the new version Ready."
     )
     message: str | None = Field(None, max_length=4096)
+    verification: str | None = Field(
+        None, description="What verify-db found before the migration ran."
+    )
+
+
+class BootstrapStatus(Model):
+    method: str | None = Field(None, description="restore, clone or postgres.")
+    source: str | None = None
+    timestamp: str | None = None
+    completed_at: str | None = None
+    verification: str | None = None
+
+
+class RestoreDrillStatus(Model):
+    job: str | None = None
+    time: str | None = None
+    succeeded: bool | None = None
+    integrity: str | None = None
+    tables: int | None = None
+    rows: int | None = None
+    message: str | None = Field(None, max_length=1024)
 
 
 class AuditPruneStatus(Model):
@@ -572,3 +736,5 @@ class KubarrInstanceStatus(Model):
     )
     migration: MigrationStatus | None = None
     last_audit_prune: AuditPruneStatus | None = None
+    last_restore_drill: RestoreDrillStatus | None = None
+    bootstrap: BootstrapStatus | None = None

@@ -108,6 +108,26 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         "resource amounts must be quantities",
     ),
     ("service port out of range", {"service": {"port": 70000}}, "spec.service.port"),
+    (
+        "litestream config version unlike its image",
+        {"backup": {"litestream": {"version": "0.3"}}},
+        "spec.backup.litestream.version must be the major.minor",
+    ),
+    (
+        "clone from two sources",
+        {"bootstrap": {"restore": {"fromInstance": "a", "s3": S3}}},
+        "spec.bootstrap.restore needs exactly one of fromInstance or s3",
+    ),
+    (
+        "restore timestamp not RFC 3339",
+        {"bootstrap": {"restore": {"fromInstance": "a", "timestamp": "yesterday"}}},
+        "spec.bootstrap.restore.timestamp must be an RFC 3339 time",
+    ),
+    (
+        "unknown recovery mode",
+        {"backup": {"recovery": "Sometimes"}},
+        "spec.backup.recovery",
+    ),
 ]
 
 

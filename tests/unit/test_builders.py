@@ -211,7 +211,11 @@ def test_litestream_05_config_has_one_replica_and_global_snapshot_settings():
 
 
 def test_litestream_03_config_has_a_replicas_list_with_per_replica_retention():
-    config = yaml.safe_load(render_config(s3_spec(version="0.3", retention="12h"), REF))
+    config = yaml.safe_load(
+        render_config(
+            s3_spec(version="0.3", retention="12h", image={"tag": "0.3.13"}), REF
+        )
+    )
 
     assert "snapshot" not in config
     (replica,) = config["dbs"][0]["replicas"]

@@ -17,13 +17,17 @@ from .services import client_service, headless_service
 from .storage import data_claim
 
 
-def base_children(spec: s.KubarrInstanceSpec, ref: InstanceRef) -> list[dict[str, Any]]:
+def base_children(
+    spec: s.KubarrInstanceSpec,
+    ref: InstanceRef,
+    restore_source: tuple[s.S3Target, str] | None = None,
+) -> list[dict[str, Any]]:
     """The children that never depend on the version being rolled out: the
     claim, Litestream's config and the Services. The StatefulSet, the
-    migration Job and the audit CronJob are built by the lifecycle steps."""
+    migration Job and the CronJobs are built by the lifecycle steps."""
     children = [data_claim(spec, ref)]
-    if replicates(spec):
-        children.append(litestream_configmap(spec, ref))
+    if replicates(spec) or restore_source is not None:
+        children.append(litestream_configmap(spec, ref, restore_source))
     children.append(headless_service(ref))
     children.append(client_service(spec, ref))
     return children

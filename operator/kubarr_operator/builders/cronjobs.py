@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import spec as s
 from ..meta import InstanceRef, labels, object_meta
+from . import litestream
 from .pod import (
     ADMIN_TOKEN_DIR,
     ADMIN_TOKEN_FILE,
@@ -87,6 +88,90 @@ def audit_cronjob(
                                     },
                                 }
                             ],
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+DRILL_COMPONENT = "restore-drill"
+
+
+def restore_drill_cronjob_name(ref: InstanceRef) -> str:
+    return f"{ref.name}-restore-drill"
+
+
+def restore_drill_cronjob(
+    spec: s.KubarrInstanceSpec, ref: InstanceRef, version: str
+) -> dict[str, Any]:
+    """Restore the latest replica into scratch space and check it: proof that
+    the backup can be restored, without touching the instance's volume."""
+    assert spec.backup.drill is not None
+    verify = {
+        "name": "verify",
+        "image": f"{spec.image.repository}:{version}",
+        "imagePullPolicy": spec.image.pull_policy,
+        "args": ["verify-db", "--path", litestream.DRILL_DATABASE],
+        "volumeMounts": [
+            {"name": litestream.SCRATCH_VOLUME, "mountPath": litestream.SCRATCH_MOUNT}
+        ],
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "64Mi"},
+            "limits": {"memory": "256Mi"},
+        },
+        "securityContext": container_security_context(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    volumes: list[dict[str, Any]] = [
+        {
+            "name": litestream.CONFIG_VOLUME,
+            "configMap": {"name": ref.litestream_config},
+        },
+        {"name": litestream.TMP_VOLUME, "emptyDir": {"sizeLimit": "64Mi"}},
+        # Room for a full copy of the database.
+        {
+            "name": litestream.SCRATCH_VOLUME,
+            "emptyDir": {"sizeLimit": spec.storage.size},
+        },
+    ]
+    if spec.backup.file:
+        claim = spec.backup.file.volume.persistent_volume_claim.claim_name
+        volumes.append(
+            {
+                "name": litestream.FILE_REPLICA_VOLUME,
+                "persistentVolumeClaim": {"claimName": claim, "readOnly": True},
+            }
+        )
+    pod_labels = labels(ref, DRILL_COMPONENT)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": object_meta(ref, restore_drill_cronjob_name(ref), DRILL_COMPONENT),
+        "spec": {
+            "schedule": spec.backup.drill.schedule,
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 3600,
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "backoffLimit": 0,
+                    "activeDeadlineSeconds": 3600,
+                    "template": {
+                        "metadata": {"labels": pod_labels},
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "securityContext": pod_security_context(),
+                            "automountServiceAccountToken": False,
+                            "enableServiceLinks": False,
+                            "initContainers": [
+                                litestream.drill_restore_container(spec)
+                            ],
+                            "containers": [verify],
+                            "volumes": volumes,
                         },
                     },
                 },

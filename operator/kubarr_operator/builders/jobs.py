@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from .. import spec as s
-from ..meta import InstanceRef, labels, object_meta
+from ..meta import DATABASE_FILE, InstanceRef, labels, object_meta
 from . import litestream
-from .pod import data_volumes, migrate_container
+from .pod import (
+    app_env,
+    data_volumes,
+    migrate_container,
+    restores_automatically,
+    verify_container,
+)
 from .security import pod_security_context
 
 MIGRATION_COMPONENT = "migration"
@@ -31,13 +38,62 @@ def migration_job_name(ref: InstanceRef, version: str, attempt: int) -> str:
     return f"{ref.name[:24]}-migrate-{readable}-{digest}-{attempt}".replace("--", "-")
 
 
+@dataclass(frozen=True)
+class BootstrapPlan:
+    """Where the first migration Job takes a new instance's data from."""
+
+    restore_from: tuple[s.S3Target, str] | None = None  # source and its path
+    timestamp: str | None = None
+    postgres: s.SecretKeyRef | None = None
+
+
+def _import_container(
+    spec: s.KubarrInstanceSpec, image: str, source: s.SecretKeyRef
+) -> dict[str, Any]:
+    """``kubarr import-postgres`` into the volume, once: it leaves an existing
+    database alone, so a retried Job does not import twice."""
+    env = [
+        *app_env(spec),
+        {
+            "name": "KUBARR_IMPORT_FROM_URL",
+            "valueFrom": {"secretKeyRef": {"name": source.name, "key": source.key}},
+        },
+    ]
+    return {
+        **migrate_container(spec, image),
+        "name": "import-postgres",
+        "args": [
+            "import-postgres",
+            "--to",
+            f"sqlite:///{DATABASE_FILE}",
+            "--if-target-missing",
+        ],
+        "env": env,
+    }
+
+
 def migration_job(
-    spec: s.KubarrInstanceSpec, ref: InstanceRef, version: str, attempt: int
+    spec: s.KubarrInstanceSpec,
+    ref: InstanceRef,
+    version: str,
+    attempt: int,
+    bootstrap: BootstrapPlan | None = None,
 ) -> dict[str, Any]:
     image = f"{spec.image.repository}:{version}"
     init_containers = []
-    if litestream.replicates(spec):
+    if bootstrap and bootstrap.restore_from:
+        source, _ = bootstrap.restore_from
+        init_containers.append(
+            litestream.bootstrap_restore_container(spec, source, bootstrap.timestamp)
+        )
+    elif bootstrap and bootstrap.postgres:
+        init_containers.append(_import_container(spec, image, bootstrap.postgres))
+    elif restores_automatically(spec):
         init_containers.append(litestream.restore_container(spec))
+    init_containers.append(verify_container(spec, image))
+    with_config = litestream.replicates(spec) or bool(
+        bootstrap and bootstrap.restore_from
+    )
     job_labels = labels(ref, MIGRATION_COMPONENT, version)
     meta = object_meta(
         ref,
@@ -64,7 +120,7 @@ def migration_job(
                     "enableServiceLinks": False,
                     "initContainers": init_containers,
                     "containers": [migrate_container(spec, image)],
-                    "volumes": data_volumes(spec, ref),
+                    "volumes": data_volumes(spec, ref, with_config=with_config),
                 },
             },
         },

@@ -30,6 +30,11 @@ DATA_VOLUME = "data"
 FILE_REPLICA_VOLUME = "file-replica"
 TMP_VOLUME = "tmp"
 
+RESTORE_CONFIG_FILE = f"{LITESTREAM_CONFIG_DIR}/restore.yml"
+SCRATCH_VOLUME = "scratch"
+SCRATCH_MOUNT = "/scratch"
+DRILL_DATABASE = f"{SCRATCH_MOUNT}/drill.db"
+
 # Litestream's own upper bound on the final sync when it is told to stop.
 SHUTDOWN_SYNC_TIMEOUT_SECONDS = 30
 
@@ -54,22 +59,24 @@ def replica_location(spec: s.KubarrInstanceSpec, ref: InstanceRef) -> str:
     return "none"
 
 
+def _s3_replica(target: s.S3Target, path: str) -> dict[str, Any]:
+    replica: dict[str, Any] = {"type": "s3", "bucket": target.bucket, "path": path}
+    if target.endpoint:
+        replica["endpoint"] = target.endpoint
+    if target.region:
+        replica["region"] = target.region
+    if target.force_path_style is not None:
+        replica["force-path-style"] = target.force_path_style
+    return replica
+
+
 def _replica(spec: s.KubarrInstanceSpec, ref: InstanceRef) -> dict[str, Any]:
     litestream = spec.backup.litestream
     replica: dict[str, Any]
     if spec.backup.s3:
-        target = spec.backup.s3
-        replica = {
-            "type": "s3",
-            "bucket": target.bucket,
-            "path": spec.replica_path(ref.namespace, ref.name),
-        }
-        if target.endpoint:
-            replica["endpoint"] = target.endpoint
-        if target.region:
-            replica["region"] = target.region
-        if target.force_path_style is not None:
-            replica["force-path-style"] = target.force_path_style
+        replica = _s3_replica(
+            spec.backup.s3, spec.replica_path(ref.namespace, ref.name)
+        )
     elif spec.backup.file:
         replica = {
             "type": "file",
@@ -105,11 +112,31 @@ def render_config(spec: s.KubarrInstanceSpec, ref: InstanceRef) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
+def render_restore_config(
+    spec: s.KubarrInstanceSpec, source: s.S3Target, source_path: str
+) -> str:
+    """A config naming another replica (a clone's or a bootstrap's source) as
+    the replica of this instance's database path, for ``litestream restore``."""
+    database: dict[str, Any] = {"path": DATABASE_FILE}
+    replica = _s3_replica(source, source_path)
+    if spec.backup.litestream.version == s.LitestreamVersion.V0_3:
+        database["replicas"] = [replica]
+    else:
+        database["replica"] = replica
+    return yaml.safe_dump({"dbs": [database]}, sort_keys=False)
+
+
 def credential_env(spec: s.KubarrInstanceSpec) -> list[dict[str, Any]]:
     """S3 keys as env vars read from the user's Secret; empty for file replicas."""
-    if not spec.backup.s3 or not spec.backup.s3.credentials_secret_ref:
+    if not spec.backup.s3:
         return []
-    ref = spec.backup.s3.credentials_secret_ref
+    return s3_credential_env(spec.backup.s3)
+
+
+def s3_credential_env(target: s.S3Target) -> list[dict[str, Any]]:
+    if not target.credentials_secret_ref:
+        return []
+    ref = target.credentials_secret_ref
     env = []
     for variable, key in (
         ("LITESTREAM_ACCESS_KEY_ID", ref.access_key_id_key),
@@ -159,6 +186,41 @@ def restore_container(spec: s.KubarrInstanceSpec) -> dict[str, Any]:
         "volumeMounts": _mounts(spec),
         "resources": _resources(spec),
         "securityContext": container_security_context(),
+    }
+
+
+def bootstrap_restore_container(
+    spec: s.KubarrInstanceSpec, source: s.S3Target, timestamp: str | None
+) -> dict[str, Any]:
+    """Init container of the first migration Job for a clone or a point-in-time
+    restore. A missing source replica is an error here, not an empty start."""
+    args = ["restore", "-config", RESTORE_CONFIG_FILE, "-if-db-not-exists"]
+    if timestamp:
+        args += ["-timestamp", timestamp]
+    return {
+        **restore_container(spec),
+        "name": "bootstrap-restore",
+        "args": [*args, DATABASE_FILE],
+        "env": s3_credential_env(source),
+    }
+
+
+def drill_restore_container(spec: s.KubarrInstanceSpec) -> dict[str, Any]:
+    """Restore the latest replica into scratch space, never onto the volume."""
+    mounts = [m for m in _mounts(spec) if m["name"] != DATA_VOLUME]
+    mounts.append({"name": SCRATCH_VOLUME, "mountPath": SCRATCH_MOUNT})
+    return {
+        **restore_container(spec),
+        "name": "drill-restore",
+        "args": [
+            "restore",
+            "-config",
+            LITESTREAM_CONFIG_FILE,
+            "-o",
+            DRILL_DATABASE,
+            DATABASE_FILE,
+        ],
+        "volumeMounts": mounts,
     }
 
 

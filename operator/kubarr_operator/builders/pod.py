@@ -76,9 +76,28 @@ def migrate_container(spec: s.KubarrInstanceSpec, image: str) -> dict[str, Any]:
     }
 
 
-def data_volumes(spec: s.KubarrInstanceSpec, ref: InstanceRef) -> list[dict[str, Any]]:
+def restores_automatically(spec: s.KubarrInstanceSpec) -> bool:
+    """Whether pods restore a missing database from the replica on their own."""
+    return litestream.replicates(spec) and spec.backup.recovery == s.Recovery.AUTOMATIC
+
+
+def verify_container(spec: s.KubarrInstanceSpec, image: str) -> dict[str, Any]:
+    """``kubarr verify-db``: integrity check and row counts of whatever the
+    restore left, before the schema is touched. A damaged database fails the
+    Job, so it never serves."""
+    return {
+        **migrate_container(spec, image),
+        "name": "verify",
+        "args": ["verify-db"],
+    }
+
+
+def data_volumes(
+    spec: s.KubarrInstanceSpec, ref: InstanceRef, *, with_config: bool | None = None
+) -> list[dict[str, Any]]:
     """The database volume, scratch space, the admin token, and Litestream's
-    config and file replica when the instance replicates."""
+    config and file replica when the instance replicates (or, for a Job that
+    restores from another replica, when ``with_config`` says so)."""
     volumes: list[dict[str, Any]] = [
         {
             "name": litestream.DATA_VOLUME,
@@ -93,7 +112,7 @@ def data_volumes(spec: s.KubarrInstanceSpec, ref: InstanceRef) -> list[dict[str,
             },
         },
     ]
-    if litestream.replicates(spec):
+    if litestream.replicates(spec) if with_config is None else with_config:
         volumes.append(
             {
                 "name": litestream.CONFIG_VOLUME,

@@ -21,7 +21,13 @@ from ..meta import (
     selector_labels,
 )
 from . import litestream
-from .pod import app_env, app_mounts, data_volumes, migrate_container
+from .pod import (
+    app_env,
+    app_mounts,
+    data_volumes,
+    migrate_container,
+    restores_automatically,
+)
 from .security import container_security_context, pod_security_context
 
 # Longer than Litestream's final sync on shutdown, so the kubelet never kills
@@ -81,8 +87,9 @@ def statefulset(
     image = f"{spec.image.repository}:{tag}"
     init_containers = []
     containers = [app_container(spec, image)]
-    if litestream.replicates(spec):
+    if restores_automatically(spec):
         init_containers.append(litestream.restore_container(spec))
+    if litestream.replicates(spec):
         containers.append(litestream.replicate_container(spec))
     # A no-op when the migration Job already ran; it only acts when the volume
     # came back empty and nothing could be restored.
