@@ -47,8 +47,8 @@ test-integration: $(STAMP) plane
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff format --check operator app hack tests
-	$(VENV)/bin/ruff check operator app hack tests
+	$(VENV)/bin/ruff format --check operator app hack tests bench
+	$(VENV)/bin/ruff check operator app hack tests bench
 	$(VENV)/bin/mypy operator/kubarr_operator app/kubarr_app hack/localplane.py
 
 format: $(STAMP)
@@ -57,6 +57,11 @@ format: $(STAMP)
 
 crds: $(STAMP)
 	$(PY) -m kubarr_operator.crd > crds/kubarr.io_kubarrinstances.yaml
+
+# Benchmarks (not part of `make test`): writes docs/benchmarks.md.
+# `make bench QUICK=1` finishes in a few minutes.
+bench: $(STAMP) plane
+	$(PY) bench/run.py $(if $(QUICK),--quick)
 
 # For people with Docker: a kind cluster and the operator image. Not runnable on
 # machines without a container engine (the project's CI machines among them).

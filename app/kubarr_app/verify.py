@@ -8,6 +8,7 @@ termination log, which the operator copies into the instance's status.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -20,7 +21,7 @@ TERMINATION_LOG = "/dev/termination-log"
 
 def _connect(path: Path) -> Any:
     # The bundled SQLite (>= 3.51.3), read-only: verifying never writes.
-    import pysqlite3.dbapi2 as sqlite  # type: ignore[import-untyped]
+    import pysqlite3.dbapi2 as sqlite
 
     return sqlite.connect(f"file:{path}?mode=ro", uri=True)
 
@@ -54,7 +55,9 @@ def _inspect(path: Path) -> dict[str, Any]:
         counts = {}
         for table in tables:
             quoted = '"' + table.replace('"', '""') + '"'
-            counts[table] = connection.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0]
+            counts[table] = connection.execute(
+                f"SELECT count(*) FROM {quoted}"
+            ).fetchone()[0]
     finally:
         connection.close()
     integrity = "ok" if problems == ["ok"] else "; ".join(problems[:5])
@@ -70,10 +73,9 @@ def _inspect(path: Path) -> dict[str, Any]:
 def _write_termination_log(line: str) -> None:
     target = Path(os.environ.get("KUBARR_TERMINATION_LOG", TERMINATION_LOG))
     if target.parent.is_dir():
-        try:
+        # Not in a pod the file may be unwritable: stdout carries the result.
+        with contextlib.suppress(OSError):
             target.write_text(line + "\n", encoding="utf-8")
-        except OSError:
-            pass  # not in a pod: stdout carries the result
 
 
 def run(path: str | None) -> int:

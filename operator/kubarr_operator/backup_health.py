@@ -46,6 +46,8 @@ class BackupHealth:
     healthy: bool
     reason: str
     message: str
+    holds_data: bool | None = None
+    """Whether the replica prefix has any object; None when unknown."""
 
 
 def _target(endpoint: str | None, bucket: str, prefix: str) -> str:
@@ -166,7 +168,7 @@ def check_s3(
         # Limitation: listing proves reachability and read access only; a key
         # that may list but not write passes, and Litestream then fails.
         folder = prefix.strip("/")
-        client.list_objects_v2(
+        listing = client.list_objects_v2(
             Bucket=bucket, Prefix=f"{folder}/" if folder else "", MaxKeys=1
         )
     except ClientError as exc:
@@ -208,4 +210,9 @@ def check_s3(
             f"checking {target} failed ({type(exc).__name__}): check "
             "spec.backup.s3 endpoint and region",
         )
-    return BackupHealth(True, REACHABLE, f"{target} is reachable with the given keys")
+    return BackupHealth(
+        True,
+        REACHABLE,
+        f"{target} is reachable with the given keys",
+        holds_data=int(listing.get("KeyCount", 0)) > 0,
+    )

@@ -19,6 +19,7 @@ import logging
 import os
 import ssl
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,6 +344,19 @@ class Kube:
             keys=frozenset((secret.get("data") or {}).keys())
             | frozenset((secret.get("stringData") or {}).keys()),
         )
+
+    async def secret_values(
+        self, namespace: str, name: str, keys: Sequence[str]
+    ) -> dict[str, str]:
+        """The named keys of a Secret, decoded, for a caller that must use them
+        (the S3 check). Never log the result."""
+        secret = await self.get("v1", "Secret", namespace, name)
+        data = (secret or {}).get("data") or {}
+        return {
+            key: base64.b64decode(data[key]).decode("utf-8", "replace")
+            for key in keys
+            if key in data
+        }
 
     async def post_event(
         self, involved: dict[str, Any], event_type: str, reason: str, message: str

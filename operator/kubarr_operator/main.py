@@ -48,6 +48,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="namespace of the leader Lease (default: the operator's own)",
     )
     parser.add_argument(
+        "--probe-backups",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("KUBARR_PROBE_BACKUPS", "") in ("1", "true"),
+        help="check each S3 replica with the instance's keys (BackupHealthy), "
+        "and refuse a new volume beside a non-empty replica in Manual recovery; "
+        "the operator then connects to every configured S3 endpoint",
+    )
+    parser.add_argument(
+        "--probe-interval-seconds",
+        type=float,
+        default=300.0,
+        help="how often each replica is checked (default 300; each check is one "
+        "billed request)",
+    )
+    parser.add_argument(
         "--liveness",
         default=None,
         help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz",
@@ -87,7 +102,12 @@ async def operate(args: argparse.Namespace) -> int:
         stop_flag.set()
 
     relay_task = asyncio.create_task(relay())
-    runtime = Runtime(kube, resync_seconds=args.resync_seconds)
+    runtime = Runtime(
+        kube,
+        resync_seconds=args.resync_seconds,
+        probe_backups=args.probe_backups,
+        probe_interval=args.probe_interval_seconds,
+    )
     try:
         await kopf.operator(
             clusterwide=not args.namespace,

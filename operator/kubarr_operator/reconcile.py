@@ -30,6 +30,7 @@ from .drift import contains, first_difference
 from .drill import reconcile_drill
 from .kube import ApiError, Kube
 from .meta import InstanceRef
+from .probe import BackupProber, backup_condition
 from .volume import grow_claim
 
 log = logging.getLogger(__name__)
@@ -309,12 +310,41 @@ async def bootstrap_plan(
     return plan, record, None
 
 
+async def manual_recovery_problem(
+    kube: Kube, ref: InstanceRef, spec: s.KubarrInstanceSpec, prober: BackupProber
+) -> Problem | None:
+    """In Manual recovery, a new volume next to a replica that holds data is a
+    decision for a person: restoring it or starting empty both lose something."""
+    if spec.backup.recovery != s.Recovery.MANUAL or spec.backup.s3 is None:
+        return None
+    if await kube.get("v1", "PersistentVolumeClaim", ref.namespace, ref.data_claim):
+        return None
+    health = await prober.check(ref, spec, fresh=True)
+    location = replica_location(spec, ref)
+    if health is not None and not health.healthy:
+        return Problem(
+            "ReplicaUnknown",
+            f"spec.backup.recovery is Manual and the volume is new, but "
+            f"{location} cannot be checked ({health.reason}): fix the replica "
+            "access so the operator can tell whether it holds data",
+        )
+    if health is not None and health.holds_data:
+        return Problem(
+            "ReplicaHoldsData",
+            f"the volume is new but {location} holds a replica, and "
+            "spec.backup.recovery is Manual: set it to Automatic to restore the "
+            "replica, or point spec.backup.s3.path elsewhere to start empty",
+        )
+    return None
+
+
 async def converge(
     kube: Kube,
     body: dict[str, Any],
     ref: InstanceRef,
     spec: s.KubarrInstanceSpec,
     peers: list[dict[str, Any]],
+    prober: BackupProber | None = None,
 ) -> tuple[Observation, list[str], list[tuple[str, str]]]:
     """All the writes of one reconcile, in a safe order; what was observed."""
     old_status = body.get("status") or {}
@@ -335,6 +365,8 @@ async def converge(
     if problem is not None:
         return replace(observation, problem=problem), [], []
     plan, bootstrap, problem = await bootstrap_plan(kube, ref, spec, old_status)
+    if problem is None and prober is not None and plan is None:
+        problem = await manual_recovery_problem(kube, ref, spec, prober)
     if problem is not None:
         return replace(observation, problem=problem), [], []
     changes, extra, problem = await apply_base_children(
@@ -356,6 +388,10 @@ async def converge(
     )
     changes += audit_changes + drill_changes
     extra += [c for c in (audit_condition, drill_condition) if c]
+    if prober is not None and replicates(spec):
+        health = await prober.check(ref, spec)
+        if health is not None:
+            extra.append(backup_condition(health, ref.generation))
 
     bootstrap = bootstrap or old_status.get("bootstrap")
     migration = rollout.migration or {}
@@ -384,11 +420,14 @@ async def converge(
 
 
 async def reconcile(
-    kube: Kube, body: dict[str, Any], peers: list[dict[str, Any]] | None = None
+    kube: Kube,
+    body: dict[str, Any],
+    peers: list[dict[str, Any]] | None = None,
+    prober: BackupProber | None = None,
 ) -> Result:
     """Bring one instance's children to its spec and write its status.
     ``peers`` are the other instances the operator knows, to refuse a second
-    writer of one replica."""
+    writer of one replica; ``prober`` checks S3 replicas when enabled."""
     ref = InstanceRef.from_body(body)
     old_status = body.get("status") or {}
     parsed = parse_spec(body.get("spec"))
@@ -406,7 +445,7 @@ async def reconcile(
         )
     else:
         observation, changes, warnings = await converge(
-            kube, body, ref, parsed, peers or []
+            kube, body, ref, parsed, peers or [], prober
         )
 
     status = conditions.compute_status(observation, old_status)

@@ -15,6 +15,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from .kube import Kube
+from .probe import BackupProber
 from .reconcile import reconcile
 from .scheduler import Scheduler
 
@@ -27,9 +28,16 @@ PROGRESS_RETRY_SECONDS = 30.0
 
 
 class Runtime:
-    def __init__(self, kube: Kube, resync_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        resync_seconds: float = 60.0,
+        probe_backups: bool = False,
+        probe_interval: float = 300.0,
+    ) -> None:
         self.kube = kube
         self.resync_seconds = resync_seconds
+        self.prober = BackupProber(kube, probe_interval) if probe_backups else None
         self.instances: dict[Key, dict[str, Any]] = {}
         self.scheduler = Scheduler(self._reconcile_key)
         self._resync_task: asyncio.Task[None] | None = None
@@ -65,7 +73,9 @@ class Runtime:
             return None  # children go with it through their owner references
         started_at = body["metadata"].get("resourceVersion")
 
-        result = await reconcile(self.kube, body, list(self.instances.values()))
+        result = await reconcile(
+            self.kube, body, list(self.instances.values()), self.prober
+        )
 
         current = self.instances.get(key)  # type: ignore[call-overload]
         if (

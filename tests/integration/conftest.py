@@ -105,3 +105,19 @@ def operator(operator_manager: OperatorManager) -> OperatorProcess:
     """A running operator, resyncing every 5 s so level-based behaviour shows
     within a test's patience."""
     return operator_manager.ensure()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto) on 127.0.0.1 for the operator's
+    replica checks."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    assert host == "127.0.0.1"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

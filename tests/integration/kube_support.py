@@ -167,6 +167,8 @@ class OperatorProcess:
                 "kubarr_operator.main",
                 "--lease-namespace",
                 OPERATOR_NAMESPACE,
+                # Every S3 endpoint in these tests is on 127.0.0.1.
+                "--probe-backups",
                 *extra,
             ],
             env=env,

@@ -16,6 +16,8 @@ from kube_support import Cluster, wait_for
 pytestmark = pytest.mark.integration
 
 ENDPOINT = "http://127.0.0.1:9"  # nothing listens; nothing here connects to it
+KEY_ID = "AKIATESTKEYIDVALUE01"
+SECRET_KEY = "testSecretAccessKeyValue/0123456789abcd"
 
 
 def s3(path: str | None = None) -> dict[str, Any]:
@@ -44,7 +46,10 @@ def secrets(cluster: Cluster, ns: str) -> None:
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": "s3-creds"},
-            "stringData": {"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "key"},
+            "stringData": {
+                "AWS_ACCESS_KEY_ID": KEY_ID,
+                "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            },
         },
         {
             "apiVersion": "v1",
@@ -306,3 +311,98 @@ def test_the_restore_drill_restores_into_scratch_space_and_reports(
     assert (drill["integrity"], drill["tables"], drill["rows"]) == ("ok", 2, 7)
     condition = cluster.condition(namespace, "drilled", "RestoreDrill")
     assert condition is not None and condition["status"] == "True"
+
+
+def boto_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET_KEY,
+    )
+
+
+def test_backup_healthy_reports_a_reachable_bucket_and_a_missing_one(
+    cluster: Cluster, operator: Any, namespace: str, s3_endpoint: str
+) -> None:
+    secrets(cluster, namespace)
+    boto_client(s3_endpoint).create_bucket(Bucket=f"ok-{namespace}")
+    good = {**s3(), "endpoint": s3_endpoint, "bucket": f"ok-{namespace}"}
+    bad = {**s3(), "endpoint": s3_endpoint, "bucket": f"gone-{namespace}"}
+    cluster.apply(namespace, instance("good", {"backup": {"s3": good}}))
+    cluster.apply(namespace, instance("bad", {"backup": {"s3": bad}}))
+
+    healthy = wait_for(
+        lambda: cluster.condition(namespace, "good", "BackupHealthy"),
+        60,
+        what="BackupHealthy on good",
+    )
+    unhealthy = wait_for(
+        lambda: cluster.condition(namespace, "bad", "BackupHealthy"),
+        60,
+        what="BackupHealthy on bad",
+    )
+
+    assert (healthy["status"], healthy["reason"]) == ("True", "Reachable")
+    assert (unhealthy["status"], unhealthy["reason"]) == ("False", "NoSuchBucket")
+    assert f"gone-{namespace}" in unhealthy["message"]
+    shown = json.dumps(
+        [cluster.instance(namespace, n)["status"] for n in ("good", "bad")]
+    )
+    shown += cluster.ok("-n", namespace, "get", "events", "-o", "json")
+    shown += cluster.ok("-n", namespace, "get", "configmaps", "-o", "json")
+    assert KEY_ID not in shown and SECRET_KEY not in shown
+
+
+def test_manual_recovery_refuses_a_new_volume_beside_a_replica_with_data(
+    cluster: Cluster, operator: Any, namespace: str, s3_endpoint: str
+) -> None:
+    secrets(cluster, namespace)
+    bucket = f"man-{namespace}"
+    client = boto_client(s3_endpoint)
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key=f"{namespace}/careful/0000.ltx", Body=b"x")
+    target = {**s3(), "endpoint": s3_endpoint, "bucket": bucket}
+
+    cluster.apply(
+        namespace,
+        instance(
+            "careful",
+            {
+                "backup": {"s3": target, "recovery": "Manual"},
+            },
+        ),
+    )
+
+    stalled = wait_for(
+        lambda: (
+            (c := cluster.condition(namespace, "careful", "Stalled"))
+            and c["status"] == "True"
+            and c
+        ),
+        60,
+        what="Stalled",
+    )
+    assert stalled["reason"] == "ReplicaHoldsData"
+    assert "set it to Automatic to restore the replica" in stalled["message"]
+    assert cluster.get(namespace, "pvc", "careful-data") is None
+
+    cluster.ok(
+        "-n",
+        namespace,
+        "patch",
+        "kubarr",
+        "careful",
+        "--type=merge",
+        "-p",
+        '{"spec":{"backup":{"recovery":"Automatic"}}}',
+    )
+    cluster.wait_ready(namespace, "careful")
+    pod = first_job(cluster, namespace, "careful")["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == [
+        "litestream-restore",
+        "verify",
+    ]
