@@ -17,6 +17,8 @@ from typing import Any
 IGNORED_METADATA = {"resourceVersion", "uid", "generation", "creationTimestamp"}
 
 
+# Limitation: fields that another manager adds (an extra env var, an
+# annotation) are left alone, the way server-side apply shares an object.
 def contains(desired: Any, live: Any) -> bool:
     """True when ``live`` holds every field and value of ``desired``."""
     if isinstance(desired, dict):

@@ -89,6 +89,8 @@ async def check_references(
                 f"Secret {namespace}/{name} has no key {', '.join(missing)}: add "
                 "it, or point the spec at the key that holds the value",
             )
+        # Limitation: any change to the Secret, its labels included, rolls the
+        # pod; values are not hashed so nothing derived from them is stored.
         versions.append(f"{name}:{secret.resource_version}")
 
     if spec.backup.file and replicates(spec):
@@ -315,6 +317,8 @@ async def manual_recovery_problem(
 ) -> Problem | None:
     """In Manual recovery, a new volume next to a replica that holds data is a
     decision for a person: restoring it or starting empty both lose something."""
+    # Limitation: only a new volume is noticed; a database file removed by
+    # hand from an existing volume, and file replicas, are not checked.
     if spec.backup.recovery != s.Recovery.MANUAL or spec.backup.s3 is None:
         return None
     if await kube.get("v1", "PersistentVolumeClaim", ref.namespace, ref.data_claim):

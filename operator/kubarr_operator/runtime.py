@@ -93,6 +93,8 @@ class Runtime:
             return PROGRESS_RETRY_SECONDS
         return None
 
+    # Limitation: a changed Secret is noticed at the next resync (60 s by
+    # default): Secrets are not watched, to keep every Secret out of memory.
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self.resync_seconds)

@@ -126,6 +126,8 @@ def render_restore_config(
     return yaml.safe_dump({"dbs": [database]}, sort_keys=False)
 
 
+# Limitation: a private CA for the S3 endpoint (a MinIO with its own
+# certificate) is not mounted; Litestream then refuses the endpoint.
 def credential_env(spec: s.KubarrInstanceSpec) -> list[dict[str, Any]]:
     """S3 keys as env vars read from the user's Secret; empty for file replicas."""
     if not spec.backup.s3:
@@ -226,6 +228,8 @@ def drill_restore_container(spec: s.KubarrInstanceSpec) -> dict[str, Any]:
 
 def replicate_container(spec: s.KubarrInstanceSpec) -> dict[str, Any]:
     """Sidecar that ships WAL changes to the replica every sync interval."""
+    # Limitation: an ordinary container, not a native sidecar: on shutdown it
+    # gets SIGTERM with the app, and its final sync covers what the app wrote.
     return {
         "name": "litestream",
         "image": spec.backup.litestream.image.reference,
