@@ -35,9 +35,12 @@ from kubeapi import GROUP_PATH, Api, AuditTail, ReadyWatch, Request, utc_now
 
 sys.path.insert(0, str(REPO / "hack"))
 from localplane import K8S_VERSION, ControlPlane
+from operator_identity import (
+    OPERATOR_NAMESPACE,
+    OPERATOR_USER,
+    operator_user_bindings,
+)
 
-OPERATOR_USER = "kubarr-operator"
-OPERATOR_NAMESPACE = "kubarr-system"
 # Long enough that no periodic resync lands inside an apply or restart
 # measurement; the resync figures use a short period of their own.
 QUIET_RESYNC_SECONDS = 600
@@ -113,37 +116,8 @@ class Cluster:
 
 
 def _bindings() -> list[dict[str, Any]]:
-    """Bind the shipped roles to the operator's test identity (a client
-    certificate user) instead of its ServiceAccount, which has no token here."""
-    subject = [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User"}]
-    subject[0]["name"] = OPERATOR_USER
-    return [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": "kubarr-operator-bench-user"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "kubarr-operator",
-            },
-            "subjects": subject,
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {
-                "name": "kubarr-operator-leader-bench-user",
-                "namespace": OPERATOR_NAMESPACE,
-            },
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": "kubarr-operator-leader",
-            },
-            "subjects": subject,
-        },
-    ]
+    """Bind the shipped roles to the operator's client-certificate identity."""
+    return operator_user_bindings("bench")
 
 
 def install(plane: ControlPlane, work: Path, procs: Processes) -> Cluster:

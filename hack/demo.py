@@ -26,9 +26,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "hack"))
 
 from localplane import DEFAULT_STATE_DIR, ControlPlane, build  # noqa: E402
+from operator_identity import OPERATOR_USER, operator_user_bindings  # noqa: E402
 
 NAMESPACE = "kubarr-demo"
-OPERATOR_USER = "kubarr-operator"
 OPERATOR_LOG = REPO / ".demo" / "operator.log"
 
 
@@ -85,46 +85,13 @@ def local_plane() -> ControlPlane:
 
 def bind_operator_user(admin: Path) -> None:
     """Bind the shipped ClusterRole and Role to the demo operator's identity."""
-    bindings = [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": "kubarr-operator-demo-user"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "kubarr-operator",
-            },
-            "subjects": [
-                {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "User",
-                    "name": OPERATOR_USER,
-                }
-            ],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {
-                "name": "kubarr-operator-demo-user",
-                "namespace": "kubarr-system",
-            },
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": "kubarr-operator-leader",
-            },
-            "subjects": [
-                {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "User",
-                    "name": OPERATOR_USER,
-                }
-            ],
-        },
-    ]
-    kubectl(admin, "apply", "-f", "-", input=yaml.safe_dump_all(bindings))
+    kubectl(
+        admin,
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump_all(operator_user_bindings("demo")),
+    )
 
 
 def start_operator(kubeconfig: Path) -> subprocess.Popen[bytes]:

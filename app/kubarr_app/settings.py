@@ -8,12 +8,15 @@ operator will read it.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/kubarr.db"
+# A Unix socket address holds at most 107 bytes of path (108 with the NUL).
+MAX_SOCKET_PATH_BYTES = 107
 
 
 class ConfigError(Exception):
@@ -45,6 +48,8 @@ class Settings:
     secret_key: str | None = None
     cookie_secure: bool = False
     allow_unsafe_sqlite: bool = False
+    litestream_socket: Path | None = None
+    replication_max_lag_seconds: float = 30.0
 
     def __repr__(self) -> str:
         # Secrets must never reach a log line through an accidental repr().
@@ -133,6 +138,44 @@ def _secret(env: Mapping[str, str], name: str) -> str | None:
     return content
 
 
+def _litestream_socket(env: Mapping[str, str], database_url: str) -> Path | None:
+    """The Litestream sidecar's control socket, or ``None`` when there is none.
+
+    Checked here rather than on first use so that a typo stops ``kubarr serve``
+    with one line, instead of every ``/replicationz`` answering 503.
+    """
+    raw = env.get("KUBARR_LITESTREAM_SOCKET", "").strip()
+    if not raw:
+        return None
+    if not raw.startswith("/"):
+        raise ConfigError(
+            f"KUBARR_LITESTREAM_SOCKET={raw!r} is not an absolute path, e.g. "
+            "/var/run/litestream/litestream.sock"
+        )
+    if len(os.fsencode(raw)) > MAX_SOCKET_PATH_BYTES:
+        raise ConfigError(
+            f"KUBARR_LITESTREAM_SOCKET={raw!r} is longer than the "
+            f"{MAX_SOCKET_PATH_BYTES} bytes a Unix socket path may have"
+        )
+    if not database_url.startswith("sqlite"):
+        # The URL itself is left out: a PostgreSQL one carries a password.
+        raise ConfigError(
+            "KUBARR_LITESTREAM_SOCKET is set but DATABASE_URL is not SQLite; "
+            "Litestream replicates only the embedded SQLite database"
+        )
+    return Path(raw)
+
+
+def _max_lag(env: Mapping[str, str]) -> float:
+    name = "KUBARR_REPLICATION_MAX_LAG_SECONDS"
+    value = _float(env, name, 30.0, 1.0)
+    if not math.isfinite(value):
+        # An infinite bound would make /replicationz always green, and JSON
+        # has no way to write it.
+        raise ConfigError(f"{name}={value} must be a finite number of seconds")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``env`` (the process environment by default)."""
     if env is None:
@@ -189,4 +232,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         cookie_secure=_bool(env, "KUBARR_COOKIE_SECURE", False),
         allow_unsafe_sqlite=_bool(env, "KUBARR_ALLOW_UNSAFE_SQLITE", False),
+        litestream_socket=_litestream_socket(env, raw_url or DEFAULT_DATABASE_URL),
+        replication_max_lag_seconds=_max_lag(env),
     )

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import yaml
 from kube_support import (
-    OPERATOR_NAMESPACE,
     OPERATOR_USER,
     REPO,
     Cluster,
@@ -17,6 +16,7 @@ from kube_support import (
     OperatorProcess,
     wait_for,
 )
+from operator_identity import operator_user_bindings
 
 
 @pytest.fixture(scope="session")
@@ -39,45 +39,7 @@ def cluster(control_plane: Any, kubectl: Any) -> Cluster:
         result = kubectl("apply", "-f", str(REPO / "manifests" / name))
         assert result.returncode == 0, result.stderr
 
-    bindings = [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": "kubarr-operator-test-user"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "kubarr-operator",
-            },
-            "subjects": [
-                {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "User",
-                    "name": OPERATOR_USER,
-                }
-            ],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {
-                "name": "kubarr-operator-leader-test-user",
-                "namespace": OPERATOR_NAMESPACE,
-            },
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": "kubarr-operator-leader",
-            },
-            "subjects": [
-                {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "User",
-                    "name": OPERATOR_USER,
-                }
-            ],
-        },
-    ]
+    bindings = operator_user_bindings("test")
     result = kubectl("apply", "-f", "-", input=yaml.safe_dump_all(bindings))
     assert result.returncode == 0, result.stderr
     return Cluster(kubectl=kubectl, plane=control_plane)

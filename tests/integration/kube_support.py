@@ -85,6 +85,22 @@ class Cluster:
                 return item
         return None
 
+    def wait_condition(
+        self,
+        namespace: str,
+        name: str,
+        type_: str,
+        status: str = "True",
+        timeout: float = 60,
+    ) -> dict[str, Any]:
+        """Wait until condition ``type_`` has ``status``; return it."""
+
+        def reached() -> dict[str, Any] | None:
+            found = self.condition(namespace, name, type_)
+            return found if found and found["status"] == status else None
+
+        return wait_for(reached, timeout, what=f"{namespace}/{name} {type_}={status}")
+
     def wait_ready(
         self, namespace: str, name: str, timeout: float = 60
     ) -> dict[str, Any]:
@@ -141,6 +157,21 @@ def _audit_events(path: Path) -> Iterator[dict[str, Any]]:
 
 def _audit_time(event: dict[str, Any]) -> dt.datetime:
     return dt.datetime.fromisoformat(event["stageTimestamp"].replace("Z", "+00:00"))
+
+
+def instance(
+    name: str, spec: dict[str, Any] | None = None, **labels: str
+) -> dict[str, Any]:
+    """A KubarrInstance manifest."""
+    meta: dict[str, Any] = {"name": name}
+    if labels:
+        meta["labels"] = labels
+    return {
+        "apiVersion": "kubarr.io/v1alpha1",
+        "kind": "KubarrInstance",
+        "metadata": meta,
+        "spec": spec or {},
+    }
 
 
 def utc_now() -> dt.datetime:

@@ -10,20 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
-from kube_support import Cluster, OperatorManager, Watch, wait_for
+from kube_support import Cluster, OperatorManager, Watch, instance, wait_for
 
 pytestmark = pytest.mark.integration
 
 IMAGE = "ghcr.io/kubarr/kubarr"
-
-
-def instance(name: str, spec: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubarr.io/v1alpha1",
-        "kind": "KubarrInstance",
-        "metadata": {"name": name},
-        "spec": spec or {},
-    }
 
 
 def migration_jobs(cluster: Cluster, ns: str, name: str) -> list[dict[str, Any]]:

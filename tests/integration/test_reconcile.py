@@ -11,23 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
-from kube_support import REPO, Cluster, utc_now, wait_for
+from kube_support import REPO, Cluster, instance, utc_now, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def instance(
-    name: str, spec: dict[str, Any] | None = None, **labels: str
-) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name}
-    if labels:
-        meta["labels"] = labels
-    return {
-        "apiVersion": "kubarr.io/v1alpha1",
-        "kind": "KubarrInstance",
-        "metadata": meta,
-        "spec": spec or {},
-    }
 
 
 def s3_secret(name: str = "s3-creds") -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kube_support import Cluster, wait_for
+from kube_support import Cluster, instance, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -29,15 +29,6 @@ def s3(path: str | None = None) -> dict[str, Any]:
     if path:
         target["path"] = path
     return target
-
-
-def instance(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubarr.io/v1alpha1",
-        "kind": "KubarrInstance",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
 
 
 def secrets(cluster: Cluster, ns: str) -> None:
