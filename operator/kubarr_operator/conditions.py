@@ -202,7 +202,9 @@ def compute_status(obs: Observation, old: dict[str, Any]) -> dict[str, Any]:
             condition(STALLED, "False", "Suspended", "", gen),
         ]
     elif rollout and rollout.failed:
-        phase = "Degraded" if version else "Stalled"
+        # With an old version it serves (Degraded); a first install keeps
+        # trying (Migrating) until the attempts run out (Stalled).
+        phase = "Degraded" if version else "Migrating"
         wait = rollout.waiting_for or "retrying"
         message = (
             f"migration to {obs.desired_version} failed; version {version} serves "

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from kubarr_app import __version__, audit
 from kubarr_app.api import audit as audit_api
 from kubarr_app.api import auth as auth_api
-from kubarr_app.api import health, settings_api, storage, system, users
+from kubarr_app.api import health, replication, settings_api, storage, system, users
 from kubarr_app.api.middleware import RequestMiddleware
 from kubarr_app.api.state import AppState
 from kubarr_app.auth import AuthContext, AuthService, load_or_create_secret_key
@@ -24,6 +24,7 @@ from kubarr_app.cache import (
 )
 from kubarr_app.db import Database
 from kubarr_app.metrics import Metrics, StateCollector
+from kubarr_app.replication import LitestreamClient
 from kubarr_app.schema import current_revision
 from kubarr_app.security import TokenSigner
 from kubarr_app.settings import Settings
@@ -89,7 +90,19 @@ def build_state(
         metrics=metrics,
         head_revision=head_revision,
         sqlite_version=sqlite_version,
+        litestream=_litestream(settings, database),
     )
+
+
+def _litestream(settings: Settings, database: Database) -> LitestreamClient | None:
+    """The sidecar's control socket client, when one is configured.
+
+    Settings already refuse a socket beside a PostgreSQL URL; the check on
+    ``sqlite_path`` covers a SQLite URL without a file, which has nothing to sync.
+    """
+    if settings.litestream_socket is None or database.sqlite_path is None:
+        return None
+    return LitestreamClient(settings.litestream_socket, database.sqlite_path)
 
 
 def _count_audit_rows(database: Database) -> int:
@@ -131,6 +144,7 @@ def create_app(state: AppState) -> FastAPI:
         settings_api.router,
         storage.router,
         system.router,
+        replication.router,
     ):
         app.include_router(router)
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -11,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from kubarr_app import audit
-from kubarr_app.api.deps import StateDep, note_audit, require
+from kubarr_app.api.deps import StateDep, bearer_is_admin_token, note_audit, require
 from kubarr_app.api.state import AppState
 from kubarr_app.auth import AuthContext
 
@@ -114,15 +113,6 @@ async def audit_statistics(
     return await run_in_threadpool(_statistics, state, since, top)
 
 
-def _bearer_is_admin_token(request: Request, state: AppState) -> bool:
-    expected = state.settings.read_admin_token()
-    header = request.headers.get("authorization", "")
-    if not expected or not header.lower().startswith("bearer "):
-        return False
-    given = header[7:].strip()
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
-
-
 @router.post("/prune")
 async def prune_audit(
     request: Request,
@@ -135,7 +125,7 @@ async def prune_audit(
     Takes the admin bearer token (``KUBARR_ADMIN_TOKEN`` or its file) rather
     than a session, because the CronJob has no user.
     """
-    if not _bearer_is_admin_token(request, state):
+    if not bearer_is_admin_token(request, state):
         note_audit(request, "audit.prune", "audit_log")
         raise HTTPException(401, "a valid admin bearer token is required")
 

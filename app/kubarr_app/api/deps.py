@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -72,6 +73,20 @@ def require(permission: str) -> Callable[[Request], Coroutine[Any, Any, AuthCont
         return context
 
     return check
+
+
+def bearer_is_admin_token(request: Request, state: AppState) -> bool:
+    """Whether the request carries the admin bearer token.
+
+    The token (``KUBARR_ADMIN_TOKEN`` or its file) is for the operator's Jobs,
+    which have no user and no session.
+    """
+    expected = state.settings.read_admin_token()
+    header = request.headers.get("authorization", "")
+    if not expected or not header.lower().startswith("bearer "):
+        return False
+    given = header[7:].strip()
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 def note_audit(

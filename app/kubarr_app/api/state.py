@@ -13,6 +13,7 @@ from kubarr_app.cache import (
 )
 from kubarr_app.db import Database
 from kubarr_app.metrics import Metrics
+from kubarr_app.replication import LitestreamClient
 from kubarr_app.settings import Settings
 from kubarr_app.storage import StorageRoot
 
@@ -30,3 +31,5 @@ class AppState:
     metrics: Metrics
     head_revision: str
     sqlite_version: str | None
+    # None when no Litestream sidecar is configured (KUBARR_LITESTREAM_SOCKET).
+    litestream: LitestreamClient | None = None
