@@ -1,5 +1,5 @@
 """The ``kubarr`` command: ``serve``, ``migrate``, ``audit-prune``,
-``import-postgres`` and ``operator``.
+``backup-now``, ``import-postgres``, ``verify-db`` and ``operator``.
 
 Imports are deferred to the subcommand that needs them, so ``kubarr migrate``
 in the migration Job does not load the web stack, and ``kubarr operator``
@@ -67,6 +67,28 @@ def _parser() -> argparse.ArgumentParser:
         default=300.0,
         metavar="SECONDS",
         help="how long to wait for the app's answer (default 300)",
+    )
+
+    backup = commands.add_parser(
+        "backup-now",
+        help="ask the running app to sync its database to the replica and wait",
+    )
+    backup.add_argument(
+        "--url", required=True, help="the app's base URL, e.g. http://kubarr:8000"
+    )
+    backup.add_argument(
+        "--token-file",
+        metavar="F",
+        help="file holding the admin token (default KUBARR_ADMIN_TOKEN, then "
+        "KUBARR_ADMIN_TOKEN_FILE)",
+    )
+    backup.add_argument(
+        "--timeout",
+        type=float,
+        default=90.0,
+        metavar="SECONDS",
+        help="how long to wait for the app's answer (default 90; the app "
+        "itself gives Litestream 60)",
     )
 
     pg_import = commands.add_parser(
@@ -195,6 +217,12 @@ def _audit_prune(args: argparse.Namespace) -> int:
     return run(args.url, args.retention_days, args.token_file, args.timeout)
 
 
+def _backup_now(args: argparse.Namespace) -> int:
+    from kubarr_app.backup_client import run
+
+    return run(args.url, args.token_file, args.timeout)
+
+
 def _import_postgres(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -234,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             return _migrate(args)
         if args.command == "audit-prune":
             return _audit_prune(args)
+        if args.command == "backup-now":
+            return _backup_now(args)
         if args.command == "import-postgres":
             return _import_postgres(args)
         if args.command == "verify-db":

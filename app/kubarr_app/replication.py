@@ -33,9 +33,8 @@ QUICK_TIMEOUT_SECONDS = 5.0
 # longer so that Litestream's answer, which says what went wrong, arrives first.
 ANSWER_GRACE_SECONDS = 5.0
 DEFAULT_SYNC_TIMEOUT_SECONDS = 60.0
-# Litestream uploads at most 256 LTX files per round and then reports the
-# replica still behind; a few rounds drain any backlog the app can produce
-# within the timeout.
+# A sync round can end with the replica still behind (Litestream caps the
+# files one round uploads); a few rounds drain any backlog within the timeout.
 MAX_SYNC_ROUNDS = 8
 ERROR_DETAIL_LIMIT = 300
 
@@ -166,31 +165,41 @@ class LitestreamClient:
     ) -> dict[str, Any]:
         """Sync the database now; with ``wait``, until the replica holds it.
 
-        Returns ``status`` (Litestream's word for the first round: ``synced``
-        when it shipped new transactions, ``no_change`` when there were none
-        since its last sync, ``synced_local`` without ``wait``), ``txid`` and
-        ``replicated_txid``. With ``wait``, ``replicated_txid >= txid`` holds
-        on return: every write committed before the call is on the replica.
-        Without ``wait`` only the local WAL is turned into LTX files.
+        Returns ``status``, ``txid`` and ``replicated_txid``. With ``wait``,
+        ``replicated_txid >= txid`` holds on return, so every write committed
+        before the call is on the replica, and ``status`` describes the
+        replica: ``synced`` when this call shipped transactions to it,
+        ``no_change`` when it already held them all. Without ``wait`` only the
+        local WAL is turned into LTX files and ``status`` is Litestream's own
+        (``synced_local`` or ``no_change``).
         """
+        if not wait:
+            local = self._sync_once(False, timeout_seconds)
+            txid, replicated = _txids(local)
+            status = str(local.get("status", ""))
+            return {"status": status, "txid": txid, "replicated_txid": replicated}
+
+        # Litestream's own status compares local positions before and after
+        # the call, which a probe's local sync may already have advanced; the
+        # replica's position before the call is what says whether this call
+        # shipped anything.
         deadline = time.monotonic() + timeout_seconds
-        first = self._sync_once(wait, timeout_seconds)
-        txid, replicated = _txids(first)
-        status = str(first.get("status", ""))
+        _, replicated_before = _txids(self._sync_once(False, QUICK_TIMEOUT_SECONDS))
+        txid, replicated = replicated_before, replicated_before
 
-        rounds = 1
-        while wait and replicated < txid:
+        for _round in range(MAX_SYNC_ROUNDS):
             remaining = deadline - time.monotonic()
-            if rounds >= MAX_SYNC_ROUNDS or remaining <= 0:
-                raise ReplicationError(
-                    f"the replica is still behind after {rounds} syncs "
-                    f"(transaction {replicated} of {txid}); see the litestream "
-                    "sidecar's log"
-                )
+            if remaining <= 0:
+                break
             txid, replicated = _txids(self._sync_once(True, remaining))
-            rounds += 1
+            if replicated >= txid:
+                status = "synced" if replicated > replicated_before else "no_change"
+                return {"status": status, "txid": txid, "replicated_txid": replicated}
 
-        return {"status": status, "txid": txid, "replicated_txid": replicated}
+        raise ReplicationError(
+            f"the replica is still behind (transaction {replicated} of {txid}) "
+            f"after {timeout_seconds:g} s; see the litestream sidecar's log"
+        )
 
     def _last_sync_at(self) -> datetime | None:
         listing = self._request("GET", "/list", QUICK_TIMEOUT_SECONDS)

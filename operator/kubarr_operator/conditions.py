@@ -54,6 +54,7 @@ class Observation:
     last_audit_prune: dict[str, Any] | None = None
     last_restore_drill: dict[str, Any] | None = None
     bootstrap: dict[str, Any] | None = None
+    last_backup: dict[str, Any] | None = None
 
 
 def condition(
@@ -317,6 +318,7 @@ def compute_status(obs: Observation, old: dict[str, Any]) -> dict[str, Any]:
         "lastAuditPrune": obs.last_audit_prune,
         "lastRestoreDrill": obs.last_restore_drill,
         "bootstrap": obs.bootstrap,
+        "lastBackup": obs.last_backup,
     }
     for key, value in carried.items():
         # Without a rollout (stalled, suspended) nothing was observed: keep

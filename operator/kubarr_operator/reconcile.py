@@ -20,6 +20,7 @@ from typing import Any
 from . import conditions, lifecycle
 from . import spec as s
 from .audit import ensure_admin_token, reconcile_audit
+from .backup_now import reconcile_backup_now, replication_condition
 from .builders import base_children
 from .builders.litestream import replica_location, replicates
 from .conditions import Observation, Problem
@@ -232,6 +233,14 @@ async def converge(
         health = await prober.check(ref, spec)
         if health is not None:
             extra.append(backup_condition(health, ref.generation))
+    replication = await replication_condition(kube, ref, spec)
+    if replication:
+        extra.append(replication)
+    ready, _ = conditions.rollout_state(rollout.statefulset)
+    backup_changes, last_backup, backup_warnings = await reconcile_backup_now(
+        kube, ref, body, spec, rollout.version, ready and rollout.phase is None
+    )
+    changes += backup_changes
 
     bootstrap = bootstrap or old_status.get("bootstrap")
     migration = rollout.migration or {}
@@ -255,8 +264,9 @@ async def converge(
         last_audit_prune=pruned,
         last_restore_drill=drill,
         bootstrap=bootstrap,
+        last_backup=last_backup,
     )
-    return observation, changes, rollout.warnings
+    return observation, changes, rollout.warnings + backup_warnings
 
 
 async def reconcile(

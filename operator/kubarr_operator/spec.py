@@ -46,6 +46,19 @@ def validations(*rules: dict[str, Any]) -> dict[str, Any]:
     return {"x-kubernetes-validations": list(rules)}
 
 
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a Go duration string such as ``1h30m`` or ``500ms``."""
+    import re
+
+    parts = re.findall(r"([0-9]+(?:[.][0-9]+)?)(ns|us|ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not a duration: {text!r}")
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+
+
 def duration_field(default: str, path: str, description: str) -> Any:
     return Field(
         default,
@@ -353,6 +366,12 @@ class Litestream(Model):
         "1s",
         "spec.backup.litestream.syncInterval",
         "How often WAL changes are shipped; the recovery point objective.",
+    )
+    max_replication_lag: str = duration_field(
+        "30s",
+        "spec.backup.litestream.maxReplicationLag",
+        "Unsent changes older than this make ReplicationHealthy False "
+        "(Litestream 0.5, which reports its position to the app).",
     )
     snapshot_interval: str = duration_field(
         "1h",
@@ -707,6 +726,18 @@ class RestoreDrillStatus(Model):
     message: str | None = Field(None, max_length=1024)
 
 
+class BackupStatus(Model):
+    request: str | None = Field(
+        None, description="The kubarr.io/backup-now value this answers."
+    )
+    job: str | None = None
+    time: str | None = None
+    succeeded: bool | None = None
+    txid: int | None = None
+    replicated_txid: int | None = None
+    message: str | None = Field(None, max_length=1024)
+
+
 class AuditPruneStatus(Model):
     job: str | None = None
     time: str | None = None
@@ -738,3 +769,4 @@ class KubarrInstanceStatus(Model):
     last_audit_prune: AuditPruneStatus | None = None
     last_restore_drill: RestoreDrillStatus | None = None
     bootstrap: BootstrapStatus | None = None
+    last_backup: BackupStatus | None = None

@@ -397,3 +397,65 @@ def test_manual_recovery_refuses_a_new_volume_beside_a_replica_with_data(
         "litestream-restore",
         "verify",
     ]
+
+
+def test_backup_now_runs_a_job_that_asks_the_app_and_records_the_result(
+    cluster: Cluster, operator: Any, namespace: str
+) -> None:
+    secrets(cluster, namespace)
+    cluster.apply(namespace, instance("saved", {"backup": {"s3": s3()}}))
+    cluster.wait_ready(namespace, "saved")
+
+    cluster.ok(
+        "-n",
+        namespace,
+        "annotate",
+        "kubarr",
+        "saved",
+        "kubarr.io/backup-now=before-upgrade",
+    )
+
+    backup = wait_for(
+        lambda: (cluster.instance(namespace, "saved").get("status") or {}).get(
+            "lastBackup"
+        ),
+        60,
+        what="lastBackup",
+    )
+    assert backup["request"] == "before-upgrade"
+    assert backup["succeeded"] is True
+    job = cluster.get(namespace, "job", backup["job"])
+    assert job is not None
+    pod = job["spec"]["template"]["spec"]
+    assert pod["containers"][0]["args"] == [
+        "backup-now",
+        "--url",
+        f"http://saved.{namespace}.svc:8000",
+    ]
+    assert [v for v in pod["volumes"] if "persistentVolumeClaim" in v] == []
+
+
+def test_replication_health_comes_from_the_sidecar_readiness(
+    cluster: Cluster, operator: Any, namespace: str
+) -> None:
+    secrets(cluster, namespace)
+    cluster.apply(namespace, instance("synced", {"backup": {"s3": s3()}}))
+    cluster.wait_ready(namespace, "synced")
+
+    healthy = cluster.wait_condition(namespace, "synced", "ReplicationHealthy")
+
+    assert healthy["reason"] == "InSync"
+    sts = cluster.get(namespace, "statefulset", "synced")
+    assert sts is not None
+    sidecar = sts["spec"]["template"]["spec"]["containers"][1]
+    assert sidecar["readinessProbe"]["httpGet"] == {
+        "path": "/replicationz",
+        "port": 8000,
+        "scheme": "HTTP",
+    }
+    app_env = {
+        e["name"]: e.get("value")
+        for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert app_env["KUBARR_LITESTREAM_SOCKET"] == "/var/run/litestream/litestream.sock"
+    assert app_env["KUBARR_REPLICATION_MAX_LAG_SECONDS"] == "30"

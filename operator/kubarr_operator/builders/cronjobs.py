@@ -29,22 +29,17 @@ def audit_cronjob_name(ref: InstanceRef) -> str:
     return f"{ref.name}-audit-prune"
 
 
-def audit_cronjob(
-    spec: s.KubarrInstanceSpec, ref: InstanceRef, version: str
+def app_client_pod(
+    spec: s.KubarrInstanceSpec, ref: InstanceRef, version: str, args: list[str]
 ) -> dict[str, Any]:
-    assert spec.audit is not None
+    """A pod that calls the running app through its Service with the admin
+    token (audit prune, backup now): no database volume, ever."""
     url = f"http://{ref.client_service}.{ref.namespace}.svc:{spec.service.port}"
     container = {
-        "name": "audit-prune",
+        "name": args[0],
         "image": f"{spec.image.repository}:{version}",
         "imagePullPolicy": spec.image.pull_policy,
-        "args": [
-            "audit-prune",
-            "--url",
-            url,
-            "--retention-days",
-            str(spec.audit.retention_days),
-        ],
+        "args": [args[0], "--url", url, *args[1:]],
         "env": [{"name": "KUBARR_ADMIN_TOKEN_FILE", "value": ADMIN_TOKEN_FILE}],
         "volumeMounts": [
             {"name": ADMIN_TOKEN_VOLUME, "mountPath": ADMIN_TOKEN_DIR, "readOnly": True}
@@ -56,6 +51,29 @@ def audit_cronjob(
         "securityContext": container_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
+    return {
+        "restartPolicy": "Never",
+        "securityContext": pod_security_context(),
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "containers": [container],
+        "volumes": [
+            {
+                "name": ADMIN_TOKEN_VOLUME,
+                "secret": {
+                    "secretName": admin_token_secret_name(ref),
+                    "defaultMode": 0o440,
+                },
+            }
+        ],
+    }
+
+
+def audit_cronjob(
+    spec: s.KubarrInstanceSpec, ref: InstanceRef, version: str
+) -> dict[str, Any]:
+    assert spec.audit is not None
+    args = ["audit-prune", "--retention-days", str(spec.audit.retention_days)]
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -73,22 +91,7 @@ def audit_cronjob(
                     "activeDeadlineSeconds": 600,
                     "template": {
                         "metadata": {"labels": labels(ref, PRUNE_COMPONENT)},
-                        "spec": {
-                            "restartPolicy": "Never",
-                            "securityContext": pod_security_context(),
-                            "automountServiceAccountToken": False,
-                            "enableServiceLinks": False,
-                            "containers": [container],
-                            "volumes": [
-                                {
-                                    "name": ADMIN_TOKEN_VOLUME,
-                                    "secret": {
-                                        "secretName": admin_token_secret_name(ref),
-                                        "defaultMode": 0o440,
-                                    },
-                                }
-                            ],
-                        },
+                        "spec": app_client_pod(spec, ref, version, args),
                     },
                 },
             },

@@ -17,6 +17,7 @@ from typing import Any
 from .. import spec as s
 from ..meta import DATABASE_FILE, InstanceRef, labels, object_meta
 from . import litestream
+from .cronjobs import app_client_pod
 from .pod import (
     app_env,
     data_volumes,
@@ -27,6 +28,7 @@ from .pod import (
 from .security import pod_security_context
 
 MIGRATION_COMPONENT = "migration"
+BACKUP_REQUEST_ANNOTATION = "kubarr.io/backup-request"
 VERSION_ANNOTATION = "kubarr.io/target-version"
 
 
@@ -122,6 +124,37 @@ def migration_job(
                     "containers": [migrate_container(spec, image)],
                     "volumes": data_volumes(spec, ref, with_config=with_config),
                 },
+            },
+        },
+    }
+
+
+BACKUP_COMPONENT = "backup-now"
+
+
+def backup_job_name(ref: InstanceRef, request: str) -> str:
+    digest = hashlib.sha256(request.encode()).hexdigest()[:8]
+    return f"{ref.name[:40]}-backup-{digest}"
+
+
+def backup_now_job(
+    spec: s.KubarrInstanceSpec, ref: InstanceRef, version: str, request: str
+) -> dict[str, Any]:
+    """Ask the app to have Litestream sync to the replica now and wait for it."""
+    job_labels = labels(ref, BACKUP_COMPONENT)
+    meta = object_meta(ref, backup_job_name(ref, request), BACKUP_COMPONENT)
+    meta["annotations"] = {BACKUP_REQUEST_ANNOTATION: request[:253]}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            "backoffLimit": 1,
+            "activeDeadlineSeconds": 300,
+            "ttlSecondsAfterFinished": 86400,
+            "template": {
+                "metadata": {"labels": job_labels},
+                "spec": app_client_pod(spec, ref, version, ["backup-now"]),
             },
         },
     }

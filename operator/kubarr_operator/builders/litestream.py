@@ -15,6 +15,7 @@ import yaml
 
 from .. import spec as s
 from ..meta import (
+    APP_PORT,
     DATA_MOUNT,
     DATABASE_FILE,
     LITESTREAM_CONFIG_DIR,
@@ -31,6 +32,18 @@ FILE_REPLICA_VOLUME = "file-replica"
 TMP_VOLUME = "tmp"
 
 RESTORE_CONFIG_FILE = f"{LITESTREAM_CONFIG_DIR}/restore.yml"
+SOCKET_VOLUME = "litestream-socket"
+SOCKET_DIR = "/var/run/litestream"
+SOCKET_FILE = f"{SOCKET_DIR}/litestream.sock"
+
+
+def has_socket(spec: s.KubarrInstanceSpec) -> bool:
+    """Litestream 0.5 serves a control socket; 0.3 has none."""
+    return (
+        replicates(spec) and spec.backup.litestream.version == s.LitestreamVersion.V0_5
+    )
+
+
 SCRATCH_VOLUME = "scratch"
 SCRATCH_MOUNT = "/scratch"
 DRILL_DATABASE = f"{SCRATCH_MOUNT}/drill.db"
@@ -107,6 +120,9 @@ def render_config(spec: s.KubarrInstanceSpec, ref: InstanceRef) -> str:
             "retention": litestream.retention,
         }
         config["shutdown-sync-timeout"] = f"{SHUTDOWN_SYNC_TIMEOUT_SECONDS}s"
+        # The app asks Litestream through this socket for its position (the
+        # ReplicationHealthy probe) and to sync now (backup-now).
+        config["socket"] = {"enabled": True, "path": SOCKET_FILE}
 
     config["dbs"] = [database]
     return yaml.safe_dump(config, sort_keys=False)
@@ -162,6 +178,13 @@ def _mounts(spec: s.KubarrInstanceSpec) -> list[dict[str, Any]]:
     if spec.backup.file:
         mounts.append({"name": FILE_REPLICA_VOLUME, "mountPath": FILE_REPLICA_MOUNT})
     return mounts
+
+
+def socket_mounts(spec: s.KubarrInstanceSpec) -> list[dict[str, Any]]:
+    """The directory of Litestream's control socket, shared with the app."""
+    if not has_socket(spec):
+        return []
+    return [{"name": SOCKET_VOLUME, "mountPath": SOCKET_DIR}]
 
 
 def _resources(spec: s.KubarrInstanceSpec) -> dict[str, Any]:
@@ -227,10 +250,13 @@ def drill_restore_container(spec: s.KubarrInstanceSpec) -> dict[str, Any]:
 
 
 def replicate_container(spec: s.KubarrInstanceSpec) -> dict[str, Any]:
-    """Sidecar that ships WAL changes to the replica every sync interval."""
+    """Sidecar that ships WAL changes to the replica every sync interval. Its
+    readiness is the app's view of the replication lag (``/replicationz``,
+    through the pod's shared network), which the operator reads from the pod
+    status as ReplicationHealthy."""
     # Limitation: an ordinary container, not a native sidecar: on shutdown it
     # gets SIGTERM with the app, and its final sync covers what the app wrote.
-    return {
+    container: dict[str, Any] = {
         "name": "litestream",
         "image": spec.backup.litestream.image.reference,
         "imagePullPolicy": spec.image.pull_policy,
@@ -243,7 +269,15 @@ def replicate_container(spec: s.KubarrInstanceSpec) -> dict[str, Any]:
                 "protocol": "TCP",
             }
         ],
-        "volumeMounts": _mounts(spec),
+        "volumeMounts": _mounts(spec) + socket_mounts(spec),
         "resources": _resources(spec),
         "securityContext": container_security_context(),
     }
+    if has_socket(spec):
+        container["readinessProbe"] = {
+            "httpGet": {"path": "/replicationz", "port": APP_PORT},
+            "periodSeconds": 15,
+            "timeoutSeconds": 5,
+            "failureThreshold": 2,
+        }
+    return container

@@ -48,6 +48,10 @@ def app_env(spec: s.KubarrInstanceSpec) -> list[dict[str, Any]]:
     }
     if spec.audit is not None:
         plain["KUBARR_AUDIT_RETENTION_DAYS"] = str(spec.audit.retention_days)
+    if litestream.has_socket(spec):
+        plain["KUBARR_LITESTREAM_SOCKET"] = litestream.SOCKET_FILE
+        lag = s.duration_seconds(spec.backup.litestream.max_replication_lag)
+        plain["KUBARR_REPLICATION_MAX_LAG_SECONDS"] = f"{lag:g}"
     return [database_url] + [{"name": k, "value": v} for k, v in plain.items()]
 
 
@@ -112,6 +116,10 @@ def data_volumes(
             },
         },
     ]
+    if litestream.has_socket(spec):
+        volumes.append(
+            {"name": litestream.SOCKET_VOLUME, "emptyDir": {"sizeLimit": "1Mi"}}
+        )
     if litestream.replicates(spec) if with_config is None else with_config:
         volumes.append(
             {

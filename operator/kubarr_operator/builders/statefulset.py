@@ -63,7 +63,7 @@ def app_container(spec: s.KubarrInstanceSpec, image: str) -> dict[str, Any]:
         "startupProbe": _probe("/healthz", period=2, failures=60),
         "readinessProbe": _probe("/readyz", period=5, failures=3),
         "livenessProbe": _probe("/healthz", period=10, failures=6),
-        "volumeMounts": app_mounts(),
+        "volumeMounts": [*litestream.socket_mounts(spec), *app_mounts()],
         "resources": spec.resources.app.model_dump(exclude_none=True),
         "securityContext": container_security_context(),
     }
