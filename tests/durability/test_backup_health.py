@@ -44,7 +44,24 @@ def test_a_bucket_that_exists_is_reachable(s3: S3Server, bucket: str) -> None:
         True,
         "Reachable",
         f"s3://{bucket}/{PREFIX} at {s3.endpoint} is reachable with the given keys",
+        holds_data=False,
     )
+
+
+def test_a_replica_prefix_with_objects_is_said_to_hold_data(
+    s3: S3Server, bucket: str
+) -> None:
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=s3.endpoint,
+        region_name=s3.region,
+        aws_access_key_id=s3.access_key_id,
+        aws_secret_access_key=s3.secret_access_key,
+    )
+    client.put_object(Bucket=bucket, Key=f"{PREFIX}/0000.ltx", Body=b"ltx")
+
+    assert check(s3, bucket).holds_data is True
+    assert check(s3, bucket, prefix="elsewhere").holds_data is False
 
 
 def test_a_missing_bucket_is_named_in_the_reason(s3: S3Server) -> None:
