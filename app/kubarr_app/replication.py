@@ -198,7 +198,8 @@ class LitestreamClient:
 
         raise ReplicationError(
             f"the replica is still behind (transaction {replicated} of {txid}) "
-            f"after {timeout_seconds:g} s; see the litestream sidecar's log"
+            f"after up to {MAX_SYNC_ROUNDS} syncs within {timeout_seconds:g} s; "
+            "see the litestream sidecar's log"
         )
 
     def _last_sync_at(self) -> datetime | None:
@@ -223,6 +224,7 @@ class LitestreamClient:
         sync is the same work its own monitor does every second. It also
         makes ``txid`` include writes Litestream had not yet noticed.
         """
+        # Limitation: every lag check is also a local sync in Litestream.
         txid, replicated = _txids(self._sync_once(False, QUICK_TIMEOUT_SECONDS))
         last_sync_at = self._last_sync_at()
         if now is None:

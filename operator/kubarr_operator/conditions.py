@@ -70,11 +70,23 @@ def condition(
     }
 
 
+# Conditions of features that can be switched off; gone with the feature.
+OPTIONAL_CONDITIONS = {
+    "AuditRetention",
+    "RestoreDrill",
+    "BackupHealthy",
+    "ReplicationHealthy",
+}
+
+
 def merge_conditions(
-    old: list[dict[str, Any]], new: list[dict[str, Any]]
+    old: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    drop: set[str] | frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """New conditions, keeping ``lastTransitionTime`` where the status did not
-    change, and keeping conditions of other types as they were."""
+    change, and keeping conditions of other types as they were unless they
+    are in ``drop``."""
     previous = {c.get("type"): c for c in old}
     merged = []
     for item in new:
@@ -82,7 +94,7 @@ def merge_conditions(
         if before and before.get("status") == item["status"]:
             item = {**item, "lastTransitionTime": before.get("lastTransitionTime")}
         merged.append(item)
-    merged.extend(previous.values())
+    merged.extend(c for c in previous.values() if c.get("type") not in drop)
     rank = {t: i for i, t in enumerate(CONDITION_ORDER)}
     return sorted(merged, key=lambda c: rank.get(c.get("type", ""), len(rank)))
 
@@ -300,7 +312,13 @@ def compute_status(obs: Observation, old: dict[str, Any]) -> dict[str, Any]:
     status: dict[str, Any] = {
         "observedGeneration": gen,
         "phase": phase,
-        "conditions": merge_conditions(old_conditions, conditions),
+        "conditions": merge_conditions(
+            old_conditions,
+            conditions,
+            # A full reconcile reports every feature that is on; a condition of
+            # one that is off no longer says anything true.
+            drop=OPTIONAL_CONDITIONS if rollout is not None else frozenset(),
+        ),
         "backup": obs.backup_location,
         "endpoint": obs.endpoint,
         "readyReplicas": ready_replicas,

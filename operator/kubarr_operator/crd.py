@@ -209,6 +209,19 @@ def build_crd() -> dict[str, Any]:
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",
+                            # The name becomes part of Service, StatefulSet and
+                            # CronJob names, whose own limits are stricter.
+                            "x-kubernetes-validations": [
+                                {
+                                    "rule": "self.metadata.name.size() <= 40 && "
+                                    "self.metadata.name.matches("
+                                    "'^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+                                    "message": "metadata.name must start with a "
+                                    "letter, hold only lower-case letters, digits "
+                                    "and '-', and be at most 40 characters: it "
+                                    "names the instance's Services and CronJobs",
+                                }
+                            ],
                             "description": "One Kubarr installation: the app on "
                             "SQLite, replicated by Litestream, in one pod.",
                             "properties": {

@@ -25,11 +25,17 @@ def contains(desired: Any, live: Any) -> bool:
         if not isinstance(live, dict):
             return False
         return all(
-            key in live and contains(value, live[key]) for key, value in desired.items()
+            contains(value, live[key]) if key in live else _dropped(value)
+            for key, value in desired.items()
         )
     if isinstance(desired, list):
         return _list_contains(desired, live)
     return bool(desired == live)
+
+
+def _dropped(value: Any) -> bool:
+    """The API server does not store empty lists, maps and strings, or nulls."""
+    return value is None or value in ([], {}, "")
 
 
 def _list_contains(desired: list[Any], live: Any) -> bool:

@@ -204,6 +204,7 @@ class Kube:
         body: Any = None,
         content_type: str = "application/json",
         params: dict[str, str] | None = None,
+        about: dict[str, Any] | None = None,
     ) -> Any:
         headers = {"Accept": "application/json"}
         token = self.credentials.bearer()
@@ -224,10 +225,17 @@ class Kube:
             )
             if response.status >= 400:
                 payload = payload if isinstance(payload, dict) else {}
+                message = str(payload.get("message", ""))
+                if about is not None:
+                    # Say which object a refusal is about; the API often doesn't.
+                    meta = about.get("metadata", {})
+                    name = meta.get("name") or meta.get("generateName")
+                    label = f"{about.get('kind')} {name}"
+                    message = message if label in message else f"{label}: {message}"
                 raise ApiError(
                     response.status,
                     str(payload.get("reason", response.reason)),
-                    str(payload.get("message", "")),
+                    message,
                 )
             return payload
 
@@ -273,6 +281,7 @@ class Kube:
             body=manifest,
             content_type="application/apply-patch+yaml",
             params={"fieldManager": MANAGER, "force": "true"},
+            about=manifest,
         )
         return result
 
@@ -282,7 +291,11 @@ class Kube:
             manifest["apiVersion"], manifest["kind"], meta.get("namespace")
         )
         result: dict[str, Any] = await self.request(
-            "POST", path, body=manifest, params={"fieldManager": MANAGER}
+            "POST",
+            path,
+            body=manifest,
+            params={"fieldManager": MANAGER},
+            about=manifest,
         )
         return result
 
@@ -295,7 +308,7 @@ class Kube:
             meta["name"],
         )
         result: dict[str, Any] = await self.request(
-            "PUT", path, body=manifest, params={"fieldManager": MANAGER}
+            "PUT", path, body=manifest, params={"fieldManager": MANAGER}, about=manifest
         )
         return result
 

@@ -255,13 +255,14 @@ async def _migrate(
         )
         if attempts >= spec.migration.max_attempts:
             result.exhausted = True
+            result.waiting_for = f"gave up after {attempts} attempts"
             return result
         retry_at = _parse(record.get("retryAfter"))
         remaining = (
             (retry_at - dt.datetime.now(dt.UTC)).total_seconds() if retry_at else 0
         )
         if remaining > 0:
-            result.waiting_for = f"retrying the migration in {int(remaining)} s"
+            result.waiting_for = f"retrying the migration at {record['retryAfter']}"
             result.requeue_after = remaining + 1
             return result
         record = {"fromVersion": current, "toVersion": target, "attempts": attempts}
@@ -307,6 +308,22 @@ async def _migrate(
     outcome = job_outcome(job)
 
     if outcome == "Running":
+        if live is not None and (live.get("spec") or {}).get("replicas", 1) != 0:
+            # Someone scaled the StatefulSet up while the Job holds the
+            # volume: fence again, at once.
+            desired = statefulset(
+                spec, ref, secrets_version, version=current, replicas=0
+            )
+            result.statefulset = await _apply_if_differs(
+                kube, desired, live, result.changes
+            )
+            result.warnings.append(
+                (
+                    "FencedAgain",
+                    "the StatefulSet was scaled up during a migration; it is back "
+                    "at zero replicas",
+                )
+            )
         record["state"] = "Running"
         result.migration = record
         result.waiting_for = f"migration Job {job_name} is running"
@@ -328,7 +345,11 @@ async def _migrate(
         result.statefulset = await _apply_if_differs(
             kube, desired, live, result.changes
         )
-        result.changes.append(f"migrated {current or 'empty database'} -> {target}")
+        result.changes.append(
+            f"migrated {current} -> {target}"
+            if current
+            else f"migrated to {target} (first start of this instance)"
+        )
         return result
 
     # Failed: bring the old version back and retry later.
@@ -353,8 +374,8 @@ async def _migrate(
     await _prune_failed_jobs(kube, ref, spec.migration.keep_failed_jobs)
     result.requeue_after = None if result.exhausted else delay + 1
     result.waiting_for = (
-        "giving up after the last attempt"
+        f"gave up after {attempts + 1} attempts"
         if result.exhausted
-        else f"retrying the migration in {delay} s"
+        else f"retrying the migration at {record['retryAfter']}"
     )
     return result

@@ -6,6 +6,7 @@ builders, the reconciler and the child watches can never disagree.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,9 +90,37 @@ def labels(
         "app.kubernetes.io/part-of": "kubarr",
         "app.kubernetes.io/managed-by": MANAGER,
     }
-    if version:
-        result["app.kubernetes.io/version"] = version[:63]
+    label = label_value(version or "")
+    if label:
+        result["app.kubernetes.io/version"] = label
     return result
+
+
+def label_value(text: str) -> str:
+    """``text`` made a valid label value (63 characters of [A-Za-z0-9_.-],
+    alphanumeric at both ends): an image tag such as ``1.0+build`` is not one."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", text)[:63]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
+
+
+def owned_by(obj: dict[str, Any], ref: InstanceRef) -> bool:
+    """Whether ``obj`` has this instance as an owner."""
+    owners = obj.get("metadata", {}).get("ownerReferences") or []
+    return any(o.get("uid") == ref.uid for o in owners)
+
+
+def foreign(obj: dict[str, Any], ref: InstanceRef) -> bool:
+    """An object with a child's name that this instance must not take over: not
+    owned by it, and (for a volume kept from an earlier instance of the same
+    name) not labelled as this instance's either."""
+    if owned_by(obj, ref):
+        return False
+    found = obj.get("metadata", {}).get("labels") or {}
+    return not (
+        found.get("app.kubernetes.io/managed-by") == MANAGER
+        and found.get("app.kubernetes.io/instance") == ref.name
+        and not obj.get("metadata", {}).get("ownerReferences")
+    )
 
 
 def owner_reference(ref: InstanceRef) -> dict[str, Any]:

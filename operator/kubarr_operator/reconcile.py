@@ -13,6 +13,7 @@ applied.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,18 +23,25 @@ from . import spec as s
 from .audit import ensure_admin_token, reconcile_audit
 from .backup_now import reconcile_backup_now, replication_condition
 from .builders import base_children
+from .builders.cronjobs import audit_cronjob_name, restore_drill_cronjob_name
 from .builders.litestream import replica_location, replicates
+from .builders.pod import admin_token_secret_name
 from .conditions import Observation, Problem
 from .drift import contains, first_difference
 from .drill import reconcile_drill
 from .kube import ApiError, Kube
-from .meta import InstanceRef
+from .meta import MANAGER, InstanceRef, foreign, owned_by
 from .probe import BackupProber, backup_condition
+from .quantity import parse_quantity
 from .recovery import bootstrap_plan, manual_recovery_problem, replica_conflict
 from .specs import parse_spec
 from .volume import grow_claim
 
 log = logging.getLogger(__name__)
+
+
+# Answers that no retry will change: the spec must.
+REFUSALS = (400, 403, 422)
 
 
 @dataclass
@@ -85,11 +93,24 @@ async def check_references(
 
     if spec.backup.file and replicates(spec):
         claim = spec.backup.file.volume.persistent_volume_claim.claim_name
-        if await kube.get("v1", "PersistentVolumeClaim", namespace, claim) is None:
+        found = await kube.get("v1", "PersistentVolumeClaim", namespace, claim)
+        if found is None:
             return "", Problem(
                 "ReplicaVolumeNotFound",
                 f"PersistentVolumeClaim {namespace}/{claim} named by "
                 "spec.backup.file.volume does not exist: create it first",
+            )
+        labels = found["metadata"].get("labels") or {}
+        if (
+            labels.get("app.kubernetes.io/managed-by") == MANAGER
+            and labels.get("app.kubernetes.io/component") == "database"
+        ):
+            return "", Problem(
+                "ReplicaVolumeInUse",
+                f"PersistentVolumeClaim {namespace}/{claim} holds the database of "
+                f"instance {labels.get('app.kubernetes.io/instance')}: a replica "
+                "there would be lost with it. Name a volume of its own in "
+                "spec.backup.file.volume",
             )
     return ",".join(versions), None
 
@@ -135,6 +156,8 @@ async def apply_base_children(
         )
 
     for child, current in zip(children, live, strict=True):
+        if current is not None and foreign(current, ref):
+            return [], [], name_conflict(child)
         if child["kind"] == "PersistentVolumeClaim" and current is not None:
             problem = claim_problem(child, current)
             if problem:
@@ -152,6 +175,13 @@ async def apply_base_children(
             changes += grown
             if resized:
                 extra.append(resized)
+            wants_owner = "ownerReferences" in child["metadata"]
+            if wants_owner != owned_by(current, ref):
+                # The reclaim policy changed: the owner reference follows it.
+                # The live request is kept, so this never asks for less.
+                await kube.apply(with_live_request(child, current))
+                keep = "deleted with" if wants_owner else "kept after"
+                changes.append(f"{label} is now {keep} the instance")
         elif not contains(child, current):
             where = first_difference(child, current)
             await kube.apply(child)
@@ -166,15 +196,50 @@ async def apply_base_children(
     return changes, extra, None
 
 
+async def preflight_conflicts(kube: Kube, ref: InstanceRef) -> Problem | None:
+    """Children made by the lifecycle steps, checked before the first write:
+    an object of the same name that is not this instance's is never taken over."""
+    names = [
+        ("apps/v1", "StatefulSet", ref.statefulset),
+        ("v1", "Secret", admin_token_secret_name(ref)),
+        ("batch/v1", "CronJob", audit_cronjob_name(ref)),
+        ("batch/v1", "CronJob", restore_drill_cronjob_name(ref)),
+    ]
+    for api_version, kind, name in names:
+        live = await kube.get(api_version, kind, ref.namespace, name)
+        if live is not None and not owned_by(live, ref):
+            return name_conflict(
+                {"kind": kind, "metadata": {"namespace": ref.namespace, "name": name}}
+            )
+    return None
+
+
+def with_live_request(claim: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+    """The claim to apply, asking for no less storage than the live one."""
+    have = live.get("spec", {}).get("resources", {}).get("requests", {}).get("storage")
+    want = claim["spec"]["resources"]["requests"]["storage"]
+    if have and parse_quantity(have) > parse_quantity(want):
+        claim = copy.deepcopy(claim)
+        claim["spec"]["resources"]["requests"]["storage"] = have
+    return claim
+
+
+def name_conflict(child: dict[str, Any]) -> Problem:
+    meta = child["metadata"]
+    return Problem(
+        "NameConflict",
+        f"{child['kind']} {meta['namespace']}/{meta['name']} already exists and "
+        "does not belong to this instance: rename the instance, or delete or "
+        "rename that object",
+    )
+
+
 async def _delete_owned(
     kube: Kube, ref: InstanceRef, api_version: str, kind: str, name: str
 ) -> bool:
     """Delete a child that is no longer wanted, only if this instance owns it."""
     current = await kube.get(api_version, kind, ref.namespace, name)
-    if current is None:
-        return False
-    owners = current["metadata"].get("ownerReferences") or []
-    if not any(o.get("uid") == ref.uid for o in owners):
+    if current is None or not owned_by(current, ref):
         return False
     return await kube.delete(api_version, kind, ref.namespace, name)
 
@@ -197,7 +262,14 @@ async def converge(
         desired_version=spec.image.tag,
     )
     if spec.suspend:
-        return replace(observation, suspended=True), [], []
+        # Nothing is applied, so nothing the spec says may show as current.
+        unchanged = replace(
+            observation,
+            suspended=True,
+            endpoint=old_status.get("endpoint", ""),
+            backup_location=old_status.get("backup", observation.backup_location),
+        )
+        return unchanged, [], []
 
     problem = replica_conflict(body, spec, peers)
     if problem is not None:
@@ -208,6 +280,8 @@ async def converge(
     plan, bootstrap, problem = await bootstrap_plan(kube, ref, spec, old_status)
     if problem is None and prober is not None and plan is None:
         problem = await manual_recovery_problem(kube, ref, spec, prober)
+    if problem is None:
+        problem = await preflight_conflicts(kube, ref)
     if problem is not None:
         return replace(observation, problem=problem), [], []
     changes, extra, problem = await apply_base_children(
@@ -294,9 +368,25 @@ async def reconcile(
             problem=parsed,
         )
     else:
-        observation, changes, warnings = await converge(
-            kube, body, ref, parsed, peers or [], prober
-        )
+        try:
+            observation, changes, warnings = await converge(
+                kube, body, ref, parsed, peers or [], prober
+            )
+        except ApiError as error:
+            if error.status not in REFUSALS:
+                raise
+            observation = Observation(
+                generation=ref.generation,
+                endpoint=old_status.get("endpoint", ""),
+                backup_location=replica_location(parsed, ref),
+                backup_kind=parsed.backup_kind,
+                desired_version=parsed.image.tag,
+                problem=Problem(
+                    "Rejected",
+                    f"the API server refused {error.message}: fix the spec field "
+                    "that feeds it",
+                ),
+            )
 
     status = conditions.compute_status(observation, old_status)
     problem = observation.problem

@@ -33,6 +33,10 @@ CRON_PATTERN = (
     r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)"
     r"|([0-9*/,?LW#-]+[ \t]+){4}[0-9A-Za-z*/,?LW#-]+)$"
 )
+# An OCI image tag.
+TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+# An S3 bucket name (lower case, digits, dots and hyphens).
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 # A DNS-1123 name, as used for Secret and PersistentVolumeClaim names.
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
@@ -107,7 +111,12 @@ class Image(Model):
             cel(
                 "self.size() > 0",
                 "spec.image.tag must not be empty: set a version such as 0.1.0",
-            )
+            ),
+            cel(
+                f"self.size() == 0 || self.matches('{TAG_PATTERN}')",
+                "spec.image.tag must be an image tag: letters, digits, '_', '.' "
+                "and '-', not starting with '.' or '-' (for example 0.1.0)",
+            ),
         ),
     )
     pull_policy: PullPolicy = Field(PullPolicy.IF_NOT_PRESENT)
@@ -136,6 +145,10 @@ class Storage(Model):
                 "spec.storage.size must be a quantity such as 1Gi or 500Mi",
             ),
             cel(
+                "!isQuantity(self) || quantity(self).compareTo(quantity('16Mi')) >= 0",
+                "spec.storage.size must be at least 16Mi",
+            ),
+            cel(
                 "!isQuantity(self) || !isQuantity(oldSelf) || "
                 "quantity(self).compareTo(quantity(oldSelf)) >= 0",
                 "spec.storage.size may grow but never shrink: set it back to at "
@@ -157,11 +170,13 @@ class Storage(Model):
         json_schema_extra=validations(
             cel(
                 "self.all(m, m in ['ReadWriteOnce', 'ReadWriteOncePod', "
-                "'ReadWriteMany', 'ReadOnlyMany'])",
+                "'ReadWriteMany'])",
                 "spec.storage.accessModes entries must be ReadWriteOnce, "
-                "ReadWriteOncePod, ReadWriteMany or ReadOnlyMany",
-            )
-        ),
+                "ReadWriteOncePod or ReadWriteMany: the database needs a "
+                "writable volume",
+            ),
+        )
+        | {"x-kubernetes-list-type": "set"},
     )
     reclaim_policy: ReclaimPolicy = Field(
         ReclaimPolicy.RETAIN,
@@ -260,11 +275,28 @@ class S3Target(Model):
         )
     )
 
-    bucket: str = Field("", max_length=63)
+    bucket: str = Field(
+        "",
+        max_length=63,
+        json_schema_extra=validations(
+            cel(
+                f"self.size() == 0 || self.matches('{BUCKET_PATTERN}')",
+                "spec.backup.s3.bucket must be an S3 bucket name: 3 to 63 lower-case "
+                "letters, digits, dots and hyphens",
+            )
+        ),
+    )
     path: str | None = Field(
         None,
         description="Key prefix of the replica; defaults to <namespace>/<name>.",
         max_length=512,
+        json_schema_extra=validations(
+            cel(
+                "self.matches('.*[^/].*')",
+                "spec.backup.s3.path must name a folder, not the bucket root: "
+                "two instances at the root would share one replica",
+            )
+        ),
     )
     endpoint: str | None = Field(
         None,
@@ -278,7 +310,16 @@ class S3Target(Model):
             )
         ),
     )
-    region: str | None = Field(None, max_length=64)
+    region: str | None = Field(
+        None,
+        max_length=64,
+        json_schema_extra=validations(
+            cel(
+                "self.matches('^[a-z0-9-]+$')",
+                "spec.backup.s3.region must be a region name such as us-east-1",
+            )
+        ),
+    )
     force_path_style: bool | None = Field(
         None,
         description="Path-style URLs; Litestream enables them when an endpoint is set.",
@@ -333,7 +374,12 @@ class LitestreamImage(Model):
             cel(
                 "self.size() > 0",
                 "spec.backup.litestream.image.tag must not be empty",
-            )
+            ),
+            cel(
+                f"self.size() == 0 || self.matches('{TAG_PATTERN}')",
+                "spec.backup.litestream.image.tag must be an image tag: letters, "
+                "digits, '_', '.' and '-', not starting with '.' or '-'",
+            ),
         ),
     )
 

@@ -143,3 +143,36 @@ def test_the_status_patch_nulls_what_is_gone_and_is_empty_when_nothing_changed()
         "migration": {"state": "Succeeded", "retryAfter": None},
     }
     assert status_patch(new, dict(new)) == {}
+
+
+def test_switched_off_features_lose_their_condition_but_others_keep_their_time():
+    old = [
+        {
+            "type": "AuditRetention",
+            "status": "Unknown",
+            "reason": "NotRunYet",
+            "message": "",
+            "lastTransitionTime": "2026-01-01T00:00:00Z",
+        },
+        {
+            "type": "RestoreDrill",
+            "status": "True",
+            "reason": "Restorable",
+            "message": "",
+            "lastTransitionTime": "2026-01-01T00:00:00Z",
+        },
+    ]
+    new = [
+        {
+            "type": "AuditRetention",
+            "status": "Unknown",
+            "reason": "NotRunYet",
+            "message": "",
+            "lastTransitionTime": "2026-12-04T00:00:00Z",
+        }
+    ]
+
+    merged = merge_conditions(old, new, drop={"AuditRetention", "RestoreDrill"})
+
+    assert [c["type"] for c in merged] == ["AuditRetention"]
+    assert merged[0]["lastTransitionTime"] == "2026-01-01T00:00:00Z"

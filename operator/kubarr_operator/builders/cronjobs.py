@@ -79,6 +79,8 @@ def audit_cronjob(
         "kind": "CronJob",
         "metadata": object_meta(ref, audit_cronjob_name(ref), PRUNE_COMPONENT),
         "spec": {
+            # A hibernated instance has no app to call.
+            "suspend": spec.hibernate,
             "schedule": spec.audit.schedule,
             "concurrencyPolicy": "Forbid",
             "startingDeadlineSeconds": 600,

@@ -35,9 +35,12 @@ VERSION_ANNOTATION = "kubarr.io/target-version"
 def migration_job_name(ref: InstanceRef, version: str, attempt: int) -> str:
     """``<name>-migrate-<version>-<attempt>``, within the 63 characters a Job
     name may have (its pods get a label with the Job's name)."""
-    readable = re.sub(r"[^a-z0-9-]", "-", version.lower()).strip("-")[:20]
-    digest = hashlib.sha256(version.encode()).hexdigest()[:6]
-    return f"{ref.name[:24]}-migrate-{readable}-{digest}-{attempt}".replace("--", "-")
+    readable = re.sub(r"[^a-z0-9-]", "-", version.lower()).strip("-")[:12]
+    # The instance's UID is in the digest: two instances whose names share
+    # their first characters never share a Job.
+    digest = hashlib.sha256(f"{ref.uid}/{version}".encode()).hexdigest()[:6]
+    name = f"{ref.name[:24]}-migrate-{readable}-{digest}-{attempt}"
+    return re.sub(r"-+", "-", name)
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ BACKUP_COMPONENT = "backup-now"
 
 
 def backup_job_name(ref: InstanceRef, request: str) -> str:
-    digest = hashlib.sha256(request.encode()).hexdigest()[:8]
+    digest = hashlib.sha256(f"{ref.uid}/{request}".encode()).hexdigest()[:8]
     return f"{ref.name[:40]}-backup-{digest}"
 
 

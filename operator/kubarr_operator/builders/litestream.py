@@ -277,7 +277,8 @@ def replicate_container(spec: s.KubarrInstanceSpec) -> dict[str, Any]:
         container["readinessProbe"] = {
             "httpGet": {"path": "/replicationz", "port": APP_PORT},
             "periodSeconds": 15,
-            "timeoutSeconds": 5,
+            # One check asks Litestream's socket up to three times.
+            "timeoutSeconds": 10,
             "failureThreshold": 2,
         }
     return container
