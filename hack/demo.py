@@ -158,6 +158,7 @@ def demo(wait: bool) -> int:
     kubectl(
         admin,
         "apply",
+        "--server-side",
         "-f",
         str(REPO / "manifests" / "namespace.yaml"),
         "-f",
