@@ -24,6 +24,7 @@ from .audit import ensure_admin_token, reconcile_audit
 from .backup_now import reconcile_backup_now, replication_condition
 from .builders import base_children
 from .builders.cronjobs import audit_cronjob_name, restore_drill_cronjob_name
+from .builders.jobs import BootstrapPlan
 from .builders.litestream import replica_location, replicates
 from .builders.pod import admin_token_secret_name
 from .conditions import Observation, Problem
@@ -33,6 +34,7 @@ from .kube import ApiError, Kube
 from .meta import MANAGER, InstanceRef, foreign, owned_by
 from .probe import BackupProber, backup_condition
 from .quantity import parse_quantity
+from .reads import ReconcileReads
 from .recovery import bootstrap_plan, manual_recovery_problem, replica_conflict
 from .specs import parse_spec
 from .volume import grow_claim
@@ -244,6 +246,85 @@ async def _delete_owned(
     return await kube.delete(api_version, kind, ref.namespace, name)
 
 
+async def refusal(
+    kube: Kube,
+    body: dict[str, Any],
+    ref: InstanceRef,
+    spec: s.KubarrInstanceSpec,
+    peers: list[dict[str, Any]],
+    prober: BackupProber | None,
+) -> tuple[str, BootstrapPlan | None, dict[str, Any] | None, Problem | None]:
+    """Everything that can refuse the spec, checked before the first write.
+    Returns the referenced Secrets' version, the bootstrap plan and record,
+    and the problem (None when the instance may go ahead)."""
+    problem = replica_conflict(body, spec, peers)
+    if problem is not None:
+        return "", None, None, problem
+    secrets_version, problem = await check_references(kube, spec, ref.namespace)
+    if problem is not None:
+        return "", None, None, problem
+    plan, bootstrap, problem = await bootstrap_plan(
+        kube, ref, spec, body.get("status") or {}
+    )
+    if problem is None and prober is not None and plan is None:
+        problem = await manual_recovery_problem(kube, ref, spec, prober)
+    if problem is None:
+        problem = await preflight_conflicts(kube, ref)
+    return secrets_version, plan, bootstrap, problem
+
+
+async def side_features(
+    kube: Kube,
+    body: dict[str, Any],
+    ref: InstanceRef,
+    spec: s.KubarrInstanceSpec,
+    rollout: lifecycle.Rollout,
+    prober: BackupProber | None,
+) -> tuple[list[str], list[dict[str, Any]], dict[str, Any], list[tuple[str, str]]]:
+    """Audit retention, the restore drill, replica and replication health and
+    backup now: changes, conditions, status fields and warnings."""
+    old_status = body.get("status") or {}
+    audit_changes, pruned, audit_condition = await reconcile_audit(
+        kube, ref, spec, rollout.version, old_status
+    )
+    drill_changes, drill, drill_condition = await reconcile_drill(
+        kube, ref, spec, rollout.version, old_status
+    )
+    extra = [c for c in (audit_condition, drill_condition) if c]
+    if prober is not None and replicates(spec):
+        health = await prober.check(ref, spec)
+        if health is not None:
+            extra.append(backup_condition(health, ref.generation))
+    replication = await replication_condition(kube, ref, spec)
+    if replication:
+        extra.append(replication)
+    ready, _ = conditions.rollout_state(rollout.statefulset)
+    backup_changes, last_backup, warnings = await reconcile_backup_now(
+        kube, ref, body, spec, rollout.version, ready and rollout.phase is None
+    )
+    fields = {"pruned": pruned, "drill": drill, "backup": last_backup}
+    return audit_changes + drill_changes + backup_changes, extra, fields, warnings
+
+
+def completed_bootstrap(
+    bootstrap: dict[str, Any] | None, rollout: lifecycle.Rollout
+) -> dict[str, Any] | None:
+    """The bootstrap record, marked done once the first migration succeeded."""
+    migration = rollout.migration or {}
+    if (
+        bootstrap
+        and not bootstrap.get("completedAt")
+        and rollout.version
+        and migration.get("state") == "Succeeded"
+    ):
+        return {
+            **bootstrap,
+            "completedAt": migration.get("finishedAt"),
+            "verification": migration.get("verification"),
+        }
+    return bootstrap
+
+
 async def converge(
     kube: Kube,
     body: dict[str, Any],
@@ -271,17 +352,9 @@ async def converge(
         )
         return unchanged, [], []
 
-    problem = replica_conflict(body, spec, peers)
-    if problem is not None:
-        return replace(observation, problem=problem), [], []
-    secrets_version, problem = await check_references(kube, spec, ref.namespace)
-    if problem is not None:
-        return replace(observation, problem=problem), [], []
-    plan, bootstrap, problem = await bootstrap_plan(kube, ref, spec, old_status)
-    if problem is None and prober is not None and plan is None:
-        problem = await manual_recovery_problem(kube, ref, spec, prober)
-    if problem is None:
-        problem = await preflight_conflicts(kube, ref)
+    secrets_version, plan, bootstrap, problem = await refusal(
+        kube, body, ref, spec, peers, prober
+    )
     if problem is not None:
         return replace(observation, problem=problem), [], []
     changes, extra, problem = await apply_base_children(
@@ -294,53 +367,22 @@ async def converge(
     rollout = await lifecycle.advance(
         kube, ref, spec, old_status, secrets_version, plan
     )
-    changes += rollout.changes
-    audit_changes, pruned, audit_condition = await reconcile_audit(
-        kube, ref, spec, rollout.version, old_status
+    more, conditions_found, fields, warnings = await side_features(
+        kube, body, ref, spec, rollout, prober
     )
-    drill_changes, drill, drill_condition = await reconcile_drill(
-        kube, ref, spec, rollout.version, old_status
-    )
-    changes += audit_changes + drill_changes
-    extra += [c for c in (audit_condition, drill_condition) if c]
-    if prober is not None and replicates(spec):
-        health = await prober.check(ref, spec)
-        if health is not None:
-            extra.append(backup_condition(health, ref.generation))
-    replication = await replication_condition(kube, ref, spec)
-    if replication:
-        extra.append(replication)
-    ready, _ = conditions.rollout_state(rollout.statefulset)
-    backup_changes, last_backup, backup_warnings = await reconcile_backup_now(
-        kube, ref, body, spec, rollout.version, ready and rollout.phase is None
-    )
-    changes += backup_changes
-
-    bootstrap = bootstrap or old_status.get("bootstrap")
-    migration = rollout.migration or {}
-    if (
-        bootstrap
-        and not bootstrap.get("completedAt")
-        and rollout.version
-        and (migration.get("state") == "Succeeded")
-    ):
-        bootstrap = {
-            **bootstrap,
-            "completedAt": migration.get("finishedAt"),
-            "verification": migration.get("verification"),
-        }
-
     observation = replace(
         observation,
         statefulset=rollout.statefulset,
         rollout=rollout,
-        extra_conditions=extra,
-        last_audit_prune=pruned,
-        last_restore_drill=drill,
-        bootstrap=bootstrap,
-        last_backup=last_backup,
+        extra_conditions=extra + conditions_found,
+        last_audit_prune=fields["pruned"],
+        last_restore_drill=fields["drill"],
+        last_backup=fields["backup"],
+        bootstrap=completed_bootstrap(
+            bootstrap or old_status.get("bootstrap"), rollout
+        ),
     )
-    return observation, changes, rollout.warnings + backup_warnings
+    return observation, changes + rollout.changes + more, rollout.warnings + warnings
 
 
 async def reconcile(
@@ -352,6 +394,7 @@ async def reconcile(
     """Bring one instance's children to its spec and write its status.
     ``peers`` are the other instances the operator knows, to refuse a second
     writer of one replica; ``prober`` checks S3 replicas when enabled."""
+    kube = ReconcileReads(kube)
     ref = InstanceRef.from_body(body)
     old_status = body.get("status") or {}
     parsed = parse_spec(body.get("spec"))

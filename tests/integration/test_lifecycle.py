@@ -582,3 +582,54 @@ def test_growing_storage_on_a_fixed_class_says_so_and_changes_nothing(
     claim = cluster.get(namespace, "pvc", "fixed-data")
     assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
     assert cluster.instance(namespace, "fixed")["status"]["phase"] == "Ready"
+
+
+def test_a_failed_prune_run_sets_the_condition_with_its_reason(
+    cluster: Cluster, operator: Any, namespace: str
+) -> None:
+    cluster.apply(namespace, instance("audfail", {"audit": {}}))
+    cluster.wait_ready(namespace, "audfail")
+    # A run of the prune job whose pod fails (KWOK fails images tagged broken),
+    # labelled the way the CronJob labels its Jobs.
+    labels = {
+        "app.kubernetes.io/name": "kubarr",
+        "app.kubernetes.io/instance": "audfail",
+        "app.kubernetes.io/component": "audit-prune",
+        "app.kubernetes.io/managed-by": "kubarr-operator",
+    }
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "audfail-prune-broken", "labels": labels},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "audit-prune", "image": f"{IMAGE}:broken"}],
+                },
+            },
+        },
+    }
+    cluster.apply(namespace, job)
+
+    condition = cluster.wait_condition(
+        namespace, "audfail", "AuditRetention", status="False", timeout=60
+    )
+
+    assert condition["reason"] == "PruneFailed"
+    assert "simulated failure" in condition["message"]
+    pruned = cluster.instance(namespace, "audfail")["status"]["lastAuditPrune"]
+    assert (pruned["job"], pruned["succeeded"]) == ("audfail-prune-broken", False)
+    events = cluster.ok(
+        "-n",
+        namespace,
+        "get",
+        "events",
+        "--field-selector",
+        "reason=AuditPruneFailed",
+        "-o",
+        "name",
+    )
+    assert events.strip()
