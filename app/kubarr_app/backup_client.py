@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from kubarr_app.admin_call import AdminCallError, post, without_token
 from kubarr_app.exit_codes import EXIT_CONFIG, EXIT_OK
 from kubarr_app.prune_client import (
     PruneConfigError,
@@ -35,7 +34,6 @@ EXIT_BACKUP_FAILED = 1
 SYNC_PATH = "/api/backup/sync"
 # The app waits up to 60 s for Litestream; this leaves room for its answer.
 DEFAULT_TIMEOUT_SECONDS = 90.0
-ERROR_DETAIL_LIMIT = 500
 
 
 class BackupConfigError(Exception):
@@ -82,59 +80,22 @@ def build_request(
     return BackupRequest(sync_url(url), token, timeout_seconds)
 
 
-def _without_token(text: str, token: str) -> str:
-    """Whatever echoed it, an error text never carries the token."""
-    return text.replace(token, "<redacted>") if token else text
-
-
-def _http_error(response: httpx.Response) -> str:
-    detail: Any
-    try:
-        detail = response.json().get("detail", response.text)
-    except (ValueError, AttributeError):
-        detail = response.text
-    detail = str(detail)[:ERROR_DETAIL_LIMIT]
-    hint = ""
-    if response.status_code == 401:
-        hint = "; the app refused the token: use the token Secret the app reads"
-    elif response.status_code == 404:
-        hint = "; is --url the Kubarr app's Service, and is the app this version?"
-    return f"HTTP {response.status_code} from {response.url}: {detail}{hint}"
-
-
 def send(request: BackupRequest) -> dict[str, Any]:
     """POST the sync call once; raises :class:`BackupFailedError` on any failure.
 
     No retry: a failed sync says something is wrong with the replica, which a
     person should look at before the risky step this command guards.
     """
-    timeout = httpx.Timeout(request.timeout_seconds, connect=10.0)
     try:
-        response = httpx.post(
+        return post(
             request.url,
-            headers={"authorization": f"Bearer {request.token}"},
-            timeout=timeout,
-            follow_redirects=False,
+            request.token,
+            request.timeout_seconds,
+            hint_404="; is --url the Kubarr app's Service, and is the app this "
+            "version?",
         )
-    except httpx.TimeoutException:
-        raise BackupFailedError(
-            f"no answer from {request.url} within {request.timeout_seconds:g} s"
-        ) from None
-    except httpx.TransportError as exc:
-        raise BackupFailedError(
-            f"cannot reach {request.url} ({type(exc).__name__}: {exc}); is the "
-            "app running and --url its Service?"
-        ) from None
-
-    if response.status_code != 200:
-        raise BackupFailedError(_http_error(response))
-    try:
-        result: dict[str, Any] = response.json()
-    except ValueError:
-        raise BackupFailedError(
-            f"{request.url} answered 200 but not with JSON"
-        ) from None
-    return result
+    except AdminCallError as exc:
+        raise BackupFailedError(str(exc)) from None
 
 
 def run(
@@ -160,7 +121,7 @@ def run(
         print(f"kubarr: {message}", file=sys.stderr, flush=True)
         return EXIT_CONFIG
     except BackupFailedError as exc:
-        message = _without_token(str(exc), token)
+        message = without_token(str(exc), token)
         write_termination_log(json.dumps({"error": message}), env)
         print(f"kubarr: backup sync failed: {message}", file=sys.stderr, flush=True)
         return EXIT_BACKUP_FAILED

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from kubarr_app.admin_call import AdminCallError, post, without_token
 from kubarr_app.exit_codes import EXIT_CONFIG, EXIT_OK
 
 EXIT_PRUNE_FAILED = 1
@@ -29,7 +28,6 @@ PRUNE_PATH = "/api/audit/prune"
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 # The kubelet reads at most 4096 bytes of the termination message.
 TERMINATION_MESSAGE_LIMIT = 4096
-ERROR_DETAIL_LIMIT = 500
 
 
 class PruneConfigError(Exception):
@@ -113,29 +111,6 @@ def build_request(
     )
 
 
-def _without_token(text: str, token: str) -> str:
-    """Belt and braces: an error text never carries the token, whatever echoed it."""
-    return text.replace(token, "<redacted>") if token else text
-
-
-def _http_error(response: httpx.Response) -> str:
-    detail: Any
-    try:
-        detail = response.json().get("detail", response.text)
-    except (ValueError, AttributeError):
-        detail = response.text
-    detail = str(detail)[:ERROR_DETAIL_LIMIT]
-    hint = ""
-    if response.status_code == 401:
-        hint = (
-            "; the app refused the token: check that the CronJob mounts the same "
-            "token Secret the app reads"
-        )
-    elif response.status_code == 404:
-        hint = "; is --url the Kubarr app's Service?"
-    return f"HTTP {response.status_code} from {response.url}: {detail}{hint}"
-
-
 def send(request: PruneRequest) -> dict[str, Any]:
     """POST the prune call once; raises :class:`PruneFailedError` on any failure.
 
@@ -147,34 +122,17 @@ def send(request: PruneRequest) -> dict[str, Any]:
         if request.retention_days is not None
         else None
     )
-    timeout = httpx.Timeout(request.timeout_seconds, connect=10.0)
     try:
-        response = httpx.post(
+        return post(
             request.url,
-            json=body,
-            headers={"authorization": f"Bearer {request.token}"},
-            timeout=timeout,
-            follow_redirects=False,
+            request.token,
+            request.timeout_seconds,
+            body,
+            hint_401="; the app refused the token: check that the CronJob mounts "
+            "the same token Secret the app reads",
         )
-    except httpx.TimeoutException:
-        raise PruneFailedError(
-            f"no answer from {request.url} within {request.timeout_seconds:g} s"
-        ) from None
-    except httpx.TransportError as exc:
-        raise PruneFailedError(
-            f"cannot reach {request.url} ({type(exc).__name__}: {exc}); is the "
-            "app running and --url its Service?"
-        ) from None
-
-    if response.status_code != 200:
-        raise PruneFailedError(_http_error(response))
-    try:
-        result: dict[str, Any] = response.json()
-    except ValueError:
-        raise PruneFailedError(
-            f"{request.url} answered 200 but not with JSON"
-        ) from None
-    return result
+    except AdminCallError as exc:
+        raise PruneFailedError(str(exc)) from None
 
 
 def termination_log_path(env: Mapping[str, str]) -> Path | None:
@@ -233,7 +191,7 @@ def run(
         print(f"kubarr: {message}", file=sys.stderr, flush=True)
         return EXIT_CONFIG
     except PruneFailedError as exc:
-        message = _without_token(str(exc), token)
+        message = without_token(str(exc), token)
         write_termination_log(json.dumps({"error": message}), env)
         print(f"kubarr: audit prune failed: {message}", file=sys.stderr, flush=True)
         return EXIT_PRUNE_FAILED
