@@ -15,10 +15,9 @@ from .builders.cronjobs import PRUNE_COMPONENT, audit_cronjob, audit_cronjob_nam
 from .builders.pod import admin_token_secret_name
 from .builders.secrets import ROTATE_ANNOTATION, ROTATED_FOR, admin_token_secret
 from .conditions import condition
-from .drift import contains
 from .kube import Kube
 from .meta import InstanceRef
-from .runs import last_finished_run
+from .runs import last_finished_run, sync_cronjob
 
 log = logging.getLogger(__name__)
 
@@ -73,26 +72,13 @@ async def reconcile_audit(
 ) -> tuple[list[str], dict[str, Any] | None, dict[str, Any] | None]:
     """Apply or remove the CronJob; return changes, ``lastAuditPrune`` and the
     AuditRetention condition."""
-    changes: list[str] = []
     name = audit_cronjob_name(ref)
-    live = await kube.get("batch/v1", "CronJob", ref.namespace, name)
-
     if spec.audit is None:
-        if live is not None and any(
-            o.get("uid") == ref.uid
-            for o in live["metadata"].get("ownerReferences") or []
-        ):
-            await kube.delete("batch/v1", "CronJob", ref.namespace, name)
-            changes.append(f"deleted CronJob {name} (spec.audit removed)")
+        changes = await sync_cronjob(kube, ref, name, None)
         return changes, status.get("lastAuditPrune"), None
-
     if version is None:
-        return changes, status.get("lastAuditPrune"), None  # no app to call yet
-
-    desired = audit_cronjob(spec, ref, version)
-    if live is None or not contains(desired, live):
-        await kube.apply(desired)
-        changes.append(f"{'created' if live is None else 'updated'} CronJob {name}")
+        return [], status.get("lastAuditPrune"), None  # no app to call yet
+    changes = await sync_cronjob(kube, ref, name, audit_cronjob(spec, ref, version))
 
     pruned = await last_prune(kube, ref, status.get("lastAuditPrune"))
     gen = ref.generation

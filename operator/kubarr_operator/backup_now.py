@@ -20,7 +20,7 @@ from .builders.litestream import has_socket, replicates
 from .conditions import condition
 from .kube import Kube
 from .lifecycle import job_outcome, termination_message
-from .meta import ANNOTATION_PREFIX, InstanceRef, selector_labels
+from .meta import ANNOTATION_PREFIX, InstanceRef, app_pod_selector
 from .runs import parse_result
 
 BACKUP_NOW_ANNOTATION = f"{ANNOTATION_PREFIX}/backup-now"
@@ -99,10 +99,7 @@ async def replication_condition(
             "Litestream 0.3 does not report its position; use 0.5 for this check",
             gen,
         )
-    selector = ",".join(f"{k}={v}" for k, v in selector_labels(ref).items())
-    pods = await kube.list(
-        "v1", "Pod", ref.namespace, f"{selector},app.kubernetes.io/component=app"
-    )
+    pods = await kube.list("v1", "Pod", ref.namespace, app_pod_selector(ref))
     for pod in pods:
         for container in (pod.get("status") or {}).get("containerStatuses") or []:
             if container.get("name") != "litestream":

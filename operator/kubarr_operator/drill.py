@@ -12,10 +12,9 @@ from .builders.cronjobs import (
 )
 from .builders.litestream import replicates
 from .conditions import condition
-from .drift import contains
 from .kube import Kube
 from .meta import InstanceRef
-from .runs import last_finished_run
+from .runs import last_finished_run, sync_cronjob
 
 DRILL_CONDITION = "RestoreDrill"
 
@@ -54,25 +53,14 @@ async def reconcile_drill(
 ) -> tuple[list[str], dict[str, Any] | None, dict[str, Any] | None]:
     """Apply or remove the drill CronJob; return changes, ``lastRestoreDrill``
     and the RestoreDrill condition."""
-    changes: list[str] = []
     name = restore_drill_cronjob_name(ref)
-    live = await kube.get("batch/v1", "CronJob", ref.namespace, name)
     previous = status.get("lastRestoreDrill")
-
-    if spec.backup.drill is None or not replicates(spec) or version is None:
-        owned = live is not None and any(
-            o.get("uid") == ref.uid
-            for o in live["metadata"].get("ownerReferences") or []
-        )
-        if owned:
-            await kube.delete("batch/v1", "CronJob", ref.namespace, name)
-            changes.append(f"deleted CronJob {name}")
-        return changes, previous, None
-
+    if spec.backup.drill is None or not replicates(spec):
+        return await sync_cronjob(kube, ref, name, None), previous, None
+    if version is None:
+        return [], previous, None  # nothing restorable before the first start
     desired = restore_drill_cronjob(spec, ref, version)
-    if live is None or not contains(desired, live):
-        await kube.apply(desired)
-        changes.append(f"{'created' if live is None else 'updated'} CronJob {name}")
+    changes = await sync_cronjob(kube, ref, name, desired)
 
     drill = await last_drill(kube, ref, previous)
     gen = ref.generation

@@ -80,7 +80,20 @@ async def instance_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> Non
     runtime.observe(event.get("type"), dict(event["object"]))
 
 
-async def _child_event(event: kopf.RawEvent, memo: kopf.Memo) -> None:
+# The children whose changes may need the operator's attention: drift, a
+# deleted object, a StatefulSet becoming ready, a Job finishing.
+CHILD_KINDS = [
+    ("apps", "v1", "statefulsets"),
+    ("", "v1", "configmaps"),
+    ("", "v1", "services"),
+    ("", "v1", "persistentvolumeclaims"),
+    ("batch", "v1", "jobs"),
+    ("batch", "v1", "cronjobs"),
+]
+
+
+async def child_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """A labelled child changed: reconcile the instance it belongs to."""
     runtime: Runtime = memo.runtime
     meta = event["object"].get("metadata", {})
     instance = (meta.get("labels") or {}).get("app.kubernetes.io/instance")
@@ -88,31 +101,10 @@ async def _child_event(event: kopf.RawEvent, memo: kopf.Memo) -> None:
         runtime.request(meta.get("namespace", ""), instance)
 
 
-@kopf.on.event("apps", "v1", "statefulsets", labels=MANAGED)
-async def statefulset_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    await _child_event(event, memo)
-
-
-@kopf.on.event("v1", "configmaps", labels=MANAGED)
-async def configmap_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    await _child_event(event, memo)
-
-
-@kopf.on.event("v1", "services", labels=MANAGED)
-async def service_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    await _child_event(event, memo)
-
-
-@kopf.on.event("v1", "persistentvolumeclaims", labels=MANAGED)
-async def claim_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    await _child_event(event, memo)
-
-
-@kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
-async def job_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    await _child_event(event, memo)
-
-
-@kopf.on.event("batch", "v1", "cronjobs", labels=MANAGED)
-async def cronjob_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    await _child_event(event, memo)
+for _group, _version, _plural in CHILD_KINDS:
+    kopf.on.event(
+        f"{_group}/{_version}" if _group else _version,
+        _plural,
+        labels=MANAGED,
+        id=f"{_plural}-event",
+    )(child_event)

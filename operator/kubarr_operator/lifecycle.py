@@ -38,7 +38,7 @@ from .builders.statefulset import statefulset
 from .conditions import now
 from .drift import contains
 from .kube import Kube
-from .meta import InstanceRef, selector_labels
+from .meta import InstanceRef, app_pod_selector
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +151,7 @@ async def _apply_if_differs(
 
 
 async def _pods_of(kube: Kube, ref: InstanceRef) -> list[dict[str, Any]]:
-    selector = ",".join(f"{k}={v}" for k, v in selector_labels(ref).items())
-    selector += ",app.kubernetes.io/component=app"
-    return await kube.list("v1", "Pod", ref.namespace, selector)
+    return await kube.list("v1", "Pod", ref.namespace, app_pod_selector(ref))
 
 
 async def _prune_failed_jobs(kube: Kube, ref: InstanceRef, keep: int) -> None:

@@ -80,6 +80,12 @@ def selector_labels(ref: InstanceRef) -> dict[str, str]:
     }
 
 
+def app_pod_selector(ref: InstanceRef) -> str:
+    """Label selector of the instance's app pod, for listing it."""
+    wanted = {**selector_labels(ref), "app.kubernetes.io/component": "app"}
+    return ",".join(f"{key}={value}" for key, value in wanted.items())
+
+
 def labels(
     ref: InstanceRef, component: str, version: str | None = None
 ) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The last finished run of one of an instance's CronJobs (or one-off Jobs).
+"""An instance's CronJobs, and the last finished run of one of them.
 
 A run reports its result as its pod's termination message (one JSON line);
 reading it from the pod's status needs neither the pod's logs nor a network
@@ -11,9 +11,27 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .drift import contains
 from .kube import Kube
 from .lifecycle import job_outcome, termination_message
-from .meta import InstanceRef
+from .meta import InstanceRef, owned_by
+
+
+async def sync_cronjob(
+    kube: Kube, ref: InstanceRef, name: str, desired: dict[str, Any] | None
+) -> list[str]:
+    """Apply ``desired`` where the live CronJob differs; with None, remove the
+    CronJob if this instance owns it. Returns the changes made."""
+    live = await kube.get("batch/v1", "CronJob", ref.namespace, name)
+    if desired is None:
+        if live is not None and owned_by(live, ref):
+            await kube.delete("batch/v1", "CronJob", ref.namespace, name)
+            return [f"deleted CronJob {name}"]
+        return []
+    if live is None or not contains(desired, live):
+        await kube.apply(desired)
+        return [f"{'created' if live is None else 'updated'} CronJob {name}"]
+    return []
 
 
 @dataclass(frozen=True)
