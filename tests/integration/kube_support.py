@@ -85,6 +85,32 @@ class Cluster:
                 return item
         return None
 
+    def status(self, namespace: str, name: str, *path: str) -> Any:
+        """A field of the instance's status (None when absent)."""
+        value: Any = self.instance(namespace, name).get("status") or {}
+        for key in path:
+            value = (value or {}).get(key)
+        return value
+
+    def wait_status(
+        self,
+        namespace: str,
+        name: str,
+        *path: str,
+        equals: Any = None,
+        timeout: float = 60,
+    ) -> Any:
+        """Wait until a status field is set (or, with ``equals``, has that
+        value); return it."""
+
+        def reached() -> Any:
+            value = self.status(namespace, name, *path)
+            return value if (value == equals if equals is not None else value) else None
+
+        return wait_for(
+            reached, timeout, what=f"{namespace}/{name} status.{'.'.join(path)}"
+        )
+
     def wait_condition(
         self,
         namespace: str,

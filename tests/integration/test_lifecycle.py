@@ -213,18 +213,8 @@ def test_killing_the_operator_while_fenced_still_ends_on_the_new_version(
     )
 
     set_tag(cluster, namespace, "kill", "2.0.0")
-    wait_for(
-        lambda: (
-            (
-                (cluster.instance(namespace, "kill").get("status") or {}).get(
-                    "migration"
-                )
-                or {}
-            ).get("state")
-            == "Fencing"
-        ),
-        30,
-        what="the operator to fence",
+    cluster.wait_status(
+        namespace, "kill", "migration", "state", equals="Fencing", timeout=30
     )
     operator_manager.ensure().stop(signal.SIGKILL)
     sts = cluster.get(namespace, "statefulset", "kill")
@@ -339,11 +329,7 @@ def test_the_audit_cronjob_prunes_through_the_app_and_reports_in_status(
         "aud-prune-now",
     )
 
-    def pruned() -> dict[str, Any] | None:
-        status = cluster.instance(namespace, "aud").get("status") or {}
-        return status.get("lastAuditPrune")
-
-    result = wait_for(pruned, 60, what="lastAuditPrune")
+    result = cluster.wait_status(namespace, "aud", "lastAuditPrune")
     assert result["job"] == "aud-prune-now"
     assert result["succeeded"] is True
     assert result["deleted"] == 7  # what the simulated run reported

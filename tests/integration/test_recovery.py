@@ -290,13 +290,7 @@ def test_the_restore_drill_restores_into_scratch_space_and_reports(
         "drill-now",
     )
 
-    drill = wait_for(
-        lambda: (cluster.instance(namespace, "drilled").get("status") or {}).get(
-            "lastRestoreDrill"
-        ),
-        60,
-        what="lastRestoreDrill",
-    )
+    drill = cluster.wait_status(namespace, "drilled", "lastRestoreDrill")
     assert drill["job"] == "drill-now"
     assert drill["succeeded"] is True
     assert (drill["integrity"], drill["tables"], drill["rows"]) == ("ok", 2, 7)
@@ -415,13 +409,7 @@ def test_backup_now_runs_a_job_that_asks_the_app_and_records_the_result(
         "kubarr.io/backup-now=before-upgrade",
     )
 
-    backup = wait_for(
-        lambda: (cluster.instance(namespace, "saved").get("status") or {}).get(
-            "lastBackup"
-        ),
-        60,
-        what="lastBackup",
-    )
+    backup = cluster.wait_status(namespace, "saved", "lastBackup")
     assert backup["request"] == "before-upgrade"
     assert backup["succeeded"] is True
     job = cluster.get(namespace, "job", backup["job"])

@@ -162,19 +162,7 @@ def test_a_statefulset_scaled_up_during_a_migration_is_fenced_again(
             "-p",
             '{"spec":{"image":{"tag":"1.1.0"}}}',
         )
-        wait_for(
-            lambda: (
-                (
-                    (cluster.instance(namespace, "held").get("status") or {}).get(
-                        "migration"
-                    )
-                    or {}
-                ).get("state")
-                == "Running"
-            ),
-            60,
-            what="the migration Job to run",
-        )
+        cluster.wait_status(namespace, "held", "migration", "state", equals="Running")
 
         cluster.ok("-n", namespace, "scale", "statefulset", "held", "--replicas=1")
 
